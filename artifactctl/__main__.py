@@ -1,0 +1,3 @@
+from artifactctl.cli import main
+
+main()

@@ -1,0 +1,223 @@
+"""Settings from ``[tool.artifactctl]`` in pyproject.toml, with ARTIFACTCTL_* overrides.
+
+Every key is declared here with its type and default; an unknown key or a value
+of the wrong type is a SettingsError (exit 2) naming the key and where it came
+from. Nested tables map to nested dataclasses; environment variables name them
+with a double underscore: ``ARTIFACTCTL_RETENTION__KEEP_RECENT=3``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from artifactctl.errors import SettingsError
+
+MODES = ("test", "production")
+ENV_PREFIX = "ARTIFACTCTL_"
+# ARTIFACTCTL_* variables that are not settings (read where they are used).
+NON_SETTING_ENV = frozenset({"ARTIFACTCTL_MODE", "ARTIFACTCTL_DEBUG"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    keep_recent: int = 5
+    max_age_days: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Registry:
+    id_prefix: str = "v2-"
+    id_width: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Promotion:
+    metric: str = "rmse"
+    direction: str = "lower"
+    resamples: int = 2000
+    seed: int = 20240601
+    max_p_value: float = 0.05
+    min_improvement: float = 0.0
+    min_improvement_relative: float = 0.0
+    # Absolute thresholds on the candidate's metrics, e.g. {r2 = 0.5}.
+    min_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    max_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    artifacts_root: str = "artifacts"
+    default_mode: str = "test"
+    preserve: list[str] = dataclasses.field(default_factory=list)
+    jobs: int = 0  # 0: one worker per core, at least 4 for I/O
+    lock_timeout: float = 10.0
+    retention: Retention = dataclasses.field(default_factory=Retention)
+    registry: Registry = dataclasses.field(default_factory=Registry)
+    promotion: Promotion = dataclasses.field(default_factory=Promotion)
+
+
+def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings for the repository at ``root``: defaults < pyproject < environment."""
+    environ = os.environ if environ is None else environ
+    table = read_table(root / "pyproject.toml")
+    settings = _build(Settings, table, "[tool.artifactctl]")
+    overrides = _env_overrides(environ)
+    if overrides:
+        merged = _merge(dataclasses.asdict(settings), overrides)
+        settings = _build(Settings, merged, "ARTIFACTCTL_* environment")
+    _check(settings)
+    return settings
+
+
+def read_table(pyproject: Path) -> dict[str, Any]:
+    if not pyproject.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{pyproject.name} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("artifactctl", {})
+    if not isinstance(table, dict):
+        raise SettingsError("[tool.artifactctl] must be a table")
+    return table
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {unknown[0]!r} in {where}; known: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        key = f"{where}.{name}"
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"{key} must be a table, got {_tname(value)}")
+            kwargs[name] = _build(kind, value, key)
+        else:
+            kwargs[name] = _coerce(kind, value, key)
+    return cls(**kwargs)
+
+
+def _coerce(kind: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif origin is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+    elif origin is dict and isinstance(value, Mapping):
+        return {str(k): _coerce(float, v, f"{key}.{k}") for k, v in value.items()}
+    raise SettingsError(f"{key} must be {_kind_name(kind)}, got {_tname(value)} {value!r}")
+
+
+def _kind_name(kind: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if kind in names:
+        return names[kind]
+    if typing.get_origin(kind) is list:
+        return "a list of strings"
+    return "a table of numbers"
+
+
+def _tname(value: Any) -> str:
+    return type(value).__name__
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Nested dict of overrides; string values are parsed by the target's type."""
+    out: dict[str, Any] = {}
+    for var, raw in environ.items():
+        if not var.startswith(ENV_PREFIX) or var in NON_SETTING_ENV:
+            continue
+        path = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
+        cls: Any = Settings
+        for part in path[:-1]:
+            kind = typing.get_type_hints(cls).get(part)
+            if kind is None or not dataclasses.is_dataclass(kind):
+                raise SettingsError(f"unknown setting variable {var}")
+            cls = kind
+        kind = typing.get_type_hints(cls).get(path[-1])
+        if kind is None or dataclasses.is_dataclass(kind):
+            raise SettingsError(f"unknown setting variable {var}")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _parse_env(kind, raw, var)
+    return out
+
+
+def _parse_env(kind: Any, raw: str, var: str) -> Any:
+    text = raw.strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if typing.get_origin(kind) is list:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        if typing.get_origin(kind) is dict:
+            pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+            return {k.strip(): float(v) for k, v in pairs}
+    except ValueError:
+        raise SettingsError(f"{var}={raw!r} must be {_kind_name(kind)}") from None
+    return raw
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check(settings: Settings) -> None:
+    if settings.default_mode not in MODES:
+        raise SettingsError(f"default_mode must be one of {', '.join(MODES)}")
+    root = PurePosixPath(settings.artifacts_root)
+    if not settings.artifacts_root or root.is_absolute() or ".." in root.parts:
+        raise SettingsError("artifacts_root must be a relative path inside the repository")
+    if settings.promotion.direction not in ("lower", "higher"):
+        raise SettingsError("promotion.direction must be 'lower' or 'higher'")
+    if not 0 < settings.promotion.max_p_value <= 1:
+        raise SettingsError("promotion.max_p_value must be in (0, 1]")
+    if settings.promotion.resamples < 100:
+        raise SettingsError("promotion.resamples must be at least 100")
+    if settings.retention.keep_recent < 0 or settings.retention.max_age_days < 0:
+        raise SettingsError("retention values must not be negative")
+    if settings.jobs < 0:
+        raise SettingsError("jobs must not be negative")
+    for pattern in settings.preserve:
+        p = PurePosixPath(pattern)
+        if not pattern or p.is_absolute() or ".." in p.parts:
+            raise SettingsError(f"preserve rule {pattern!r} must be relative to the repository")

@@ -1,0 +1,217 @@
+"""DVC-compatible MD5 hashing of files and directories, in parallel, with a state cache.
+
+DVC 3.x records a file's ``md5`` as the MD5 of its bytes. A directory's hash is
+the MD5 of the JSON list ``[{"md5": ..., "relpath": ...}, ...]`` sorted by
+relpath and dumped with ``json.dumps(..., sort_keys=True)``, followed by
+``.dir``; that JSON list is also the content of the ``.dir`` cache object.
+
+hashlib releases the GIL while it digests large buffers, so threads scale to the
+disk's speed; small files are handed to workers in batches so that the pool's
+per-task overhead does not dominate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from artifactctl.fsutil import atomic_write_text
+
+CHUNK = 1 << 20  # 1 MiB reads
+BATCH_BYTES = 8 << 20  # a worker task hashes up to this many bytes of small files
+
+
+def md5_file(path: Path | str) -> str:
+    digest = hashlib.md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def manifest_bytes(entries: Iterable[tuple[str, str]]) -> bytes:
+    """The bytes of a DVC ``.dir`` object for (relpath, md5) pairs."""
+    listing = sorted(({"md5": md5, "relpath": rel} for rel, md5 in entries), key=_relpath)
+    return json.dumps(listing, sort_keys=True).encode("utf-8")
+
+
+def dir_md5(entries: Iterable[tuple[str, str]]) -> str:
+    """DVC's hash of a directory from its files' (relpath, md5) pairs."""
+    return hashlib.md5(manifest_bytes(entries)).hexdigest() + ".dir"
+
+
+def _relpath(item: dict[str, str]) -> str:
+    return item["relpath"]
+
+
+def walk_files(top: Path) -> list[Path]:
+    """Every regular file under ``top`` (symlinks to files included, as DVC does)."""
+    found: list[Path] = []
+    stack = [top]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file():
+                found.append(Path(entry.path))
+    return found
+
+
+def default_jobs(jobs: int = 0) -> int:
+    return jobs if jobs > 0 else max(4, (os.cpu_count() or 1) * 2)
+
+
+class HashState:
+    """Remembers (size, mtime_ns, inode) -> md5 so that unchanged files are not re-read.
+
+    Kept as one JSON file under artifactctl's state folder; keys are
+    repository-relative paths. Only hashes that were computed from the file as
+    it is now are recorded, so a stale entry can never vouch for new content.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, list] = {}
+        self._dirty = False
+        if path is not None and path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict):
+                    self._entries = data
+
+    def get(self, key: str, st: os.stat_result) -> str | None:
+        entry = self._entries.get(key)
+        if entry and entry[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+            return entry[3]
+        return None
+
+    def put(self, key: str, st: os.stat_result, md5: str) -> None:
+        self._entries[key] = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
+        self._dirty = True
+
+    def forget(self, key: str) -> None:
+        if self._entries.pop(key, None) is not None:
+            self._dirty = True
+
+    def save(self) -> None:
+        if self.path is not None and self._dirty:
+            atomic_write_text(self.path, json.dumps(self._entries, separators=(",", ":")))
+            self._dirty = False
+
+
+@dataclass
+class FileHash:
+    path: Path
+    key: str
+    md5: str | None  # None when unreadable or missing
+    size: int
+    from_state: bool = False
+    error: str | None = None
+
+
+def hash_many(
+    files: Sequence[tuple[Path, str]],
+    *,
+    state: HashState | None = None,
+    deep: bool = False,
+    jobs: int = 0,
+    on_bytes: Callable[[int], None] | None = None,
+) -> list[FileHash]:
+    """Hash (path, state key) pairs; results in the same order as ``files``.
+
+    With a state and not ``deep``, a file whose size, mtime and inode match the
+    state is not read. Missing and unreadable files are reported, not raised.
+    """
+    results: list[FileHash | None] = [None] * len(files)
+    todo: list[tuple[int, Path, str, os.stat_result]] = []
+    for i, (path, key) in enumerate(files):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            results[i] = FileHash(path, key, None, 0, error="missing")
+            continue
+        except OSError as exc:
+            results[i] = FileHash(path, key, None, 0, error=exc.strerror or str(exc))
+            continue
+        cached = state.get(key, st) if (state is not None and not deep) else None
+        if cached is not None:
+            results[i] = FileHash(path, key, cached, st.st_size, from_state=True)
+            if on_bytes:
+                on_bytes(st.st_size)
+        else:
+            todo.append((i, path, key, st))
+
+    Item = tuple[int, Path, str, os.stat_result]
+
+    def work(batch: list[Item]) -> list[tuple[Item, FileHash]]:
+        done = []
+        for item in batch:
+            _, path, key, st = item
+            try:
+                done.append((item, FileHash(path, key, md5_file(path), st.st_size)))
+            except FileNotFoundError:
+                done.append((item, FileHash(path, key, None, 0, error="missing")))
+            except OSError as exc:
+                done.append((item, FileHash(path, key, None, st.st_size, error=str(exc.strerror))))
+            if on_bytes:
+                on_bytes(st.st_size)
+        return done
+
+    batches = _batches(todo)
+    workers = min(default_jobs(jobs), max(1, len(batches)))
+    if workers == 1:
+        finished = [work(b) for b in batches]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            finished = list(pool.map(work, batches))
+    for batch in finished:
+        for (i, _, _, st), fh in batch:
+            results[i] = fh
+            if state is not None and fh.md5 is not None:
+                state.put(fh.key, st, fh.md5)
+    return [r for r in results if r is not None]
+
+
+def _batches(todo: list) -> list[list]:
+    """Big files alone (read in one pass by one worker), small files grouped by bytes."""
+    batches: list[list] = []
+    current: list = []
+    current_bytes = 0
+    for item in todo:
+        size = item[3].st_size
+        if size >= BATCH_BYTES:
+            batches.append([item])
+            continue
+        current.append(item)
+        current_bytes += size + 4096
+        if current_bytes >= BATCH_BYTES or len(current) >= 256:
+            batches.append(current)
+            current, current_bytes = [], 0
+    if current:
+        batches.append(current)
+    # Largest first so a big file does not start last and lengthen the tail.
+    batches.sort(key=lambda b: -sum(it[3].st_size for it in b))
+    return batches

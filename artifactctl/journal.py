@@ -1,0 +1,97 @@
+"""Crash journals: an operation writes its intent before it touches anything.
+
+A journal is a folder ``.dvc/tmp/artifactctl/journal/<op>-<id>/`` holding
+``intent.json`` (the operation, and whatever it needs to finish or undo the
+work) and any backup copies. The operation removes the folder as its last step.
+If the process dies, the next artifactctl command finds the folder and calls the
+operation's recovery function before doing anything else.
+
+Recovery functions are registered here by name ("module:function") so that
+finding a journal costs one ``listdir`` and imports nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artifactctl.fsutil import atomic_write_json, fsync_dir, read_json
+from artifactctl.project import Project
+
+# op name -> "module:function(project, journal) -> str" (a message for the user)
+RECOVERY: dict[str, str] = {}
+
+INTENT = "intent.json"
+
+
+def journal_root(project: Project) -> Path:
+    return project.state_dir / "journal"
+
+
+@dataclass
+class Journal:
+    path: Path
+    op: str
+    data: dict[str, Any]
+
+    @classmethod
+    def begin(cls, project: Project, op: str, data: dict[str, Any]) -> Journal:
+        if op not in RECOVERY:
+            raise ValueError(f"no recovery registered for journal op {op!r}")
+        path = journal_root(project) / f"{op}-{uuid.uuid4().hex[:12]}"
+        path.mkdir(parents=True)
+        journal = cls(path, op, data)
+        journal.save()
+        return journal
+
+    def save(self) -> None:
+        """Durably record the intent (and any progress kept in ``data``)."""
+        atomic_write_json(self.path / INTENT, {"op": self.op, "data": self.data})
+
+    def finish(self) -> None:
+        """The operation is complete: forget the journal (the commit point for some ops)."""
+        done = self.path.with_name(self.path.name + ".done")
+        os.replace(self.path, done)
+        fsync_dir(done.parent)
+        shutil.rmtree(done, ignore_errors=True)
+
+
+def pending(project: Project) -> list[Journal]:
+    root = journal_root(project)
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        path = root / name
+        if name.endswith(".done"):
+            shutil.rmtree(path, ignore_errors=True)  # finished; only the delete was cut short
+            continue
+        try:
+            intent = read_json(path / INTENT)
+        except (OSError, ValueError):
+            # Died before the intent was durable: nothing was touched yet.
+            shutil.rmtree(path, ignore_errors=True)
+            continue
+        found.append(Journal(path, str(intent.get("op")), dict(intent.get("data") or {})))
+    return found
+
+
+def recover(project: Project) -> list[str]:
+    """Complete or undo every interrupted operation; returns what was done, for the user."""
+    messages = []
+    for journal in pending(project):
+        target = RECOVERY.get(journal.op)
+        if target is None:
+            messages.append(f"left an unknown interrupted operation in {journal.path}")
+            continue
+        module, func = target.split(":")
+        handler = getattr(importlib.import_module(module), func)
+        messages.append(handler(project, journal))
+    return messages

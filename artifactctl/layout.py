@@ -1,0 +1,127 @@
+"""Where things go: the managed tree, mode routing, and name/ID validation.
+
+Pipeline code asks the context for paths instead of hard-coding them, so the
+same stage writes the canonical tree in production mode and a disposable copy
+under ``artifacts/tests/<name>/`` in test mode.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from artifactctl.config import MODES
+from artifactctl.errors import UsageError
+from artifactctl.project import Project, find_repo
+
+MAX_NAME = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# The managed tree, relative to the artifacts root.
+DATA = "data"
+REFERENCE = "reference"
+MODELS = "models"
+PRODUCTION = "models/production"
+EXPERIMENTS = "experiments"
+PROMOTION_TESTS = "experiments/promotion_tests"
+TESTS = "tests"
+ARCHIVE = "archive"
+PHASES = ("baseline", "candidates")
+
+
+def validate_name(name: str, what: str = "name") -> str:
+    """A test name, run ID or experiment ID that is safe as one path component.
+
+    Rejects (exit 2): empty, absolute, '.', '..' or containing '..', a path
+    separator, NUL or other control characters, leading/trailing whitespace,
+    or more than 100 characters.
+    """
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{what} must not be empty")
+    if len(name) > MAX_NAME:
+        raise UsageError(f"{what} is {len(name)} characters long; at most {MAX_NAME} allowed")
+    if _CONTROL.search(name):
+        raise UsageError(f"{what} {name!r} contains a control character")
+    if "/" in name or "\\" in name or os.sep in name:
+        raise UsageError(f"{what} {name!r} must not contain a path separator")
+    if ".." in name or name == ".":
+        raise UsageError(f"{what} {name!r} must not contain '..' or be '.'")
+    if name != name.strip():
+        raise UsageError(f"{what} {name!r} must not start or end with whitespace")
+    if name.startswith("-"):
+        raise UsageError(f"{what} {name!r} must not start with '-'")
+    return name
+
+
+def validate_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+def experiment_dirs(project: Project, exp_id: str, phase: str) -> tuple[Path, Path]:
+    """(model folder, experiment folder) of an experiment in production."""
+    validate_name(exp_id, "experiment ID")
+    validate_name(phase, "phase")
+    root = project.artifacts
+    return root / MODELS / phase / exp_id, root / EXPERIMENTS / exp_id
+
+
+@dataclass
+class Context:
+    """Routing for pipeline code: ``ctx.path("models/candidates/v2-006/model.joblib")``."""
+
+    project: Project
+    mode: str
+    test_name: str | None = None
+
+    @property
+    def base(self) -> Path:
+        """Where this context's artifacts go: the artifacts root or a test run folder."""
+        if self.mode == "production":
+            return self.project.artifacts
+        assert self.test_name is not None
+        return self.project.artifacts / TESTS / self.test_name
+
+    def path(self, relative: str) -> Path:
+        """The routed location of an artifact given relative to the artifacts root."""
+        rel = PurePosixPath(relative)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise UsageError(f"artifact path {relative!r} must be relative to the artifacts root")
+        if rel.parts[0] == TESTS:
+            raise UsageError(f"artifact path {relative!r} must not point into {TESTS}/")
+        return self.base.joinpath(*rel.parts)
+
+    def input_path(self, relative: str) -> Path:
+        """Where to read an input: the routed copy if this run wrote one, else production's."""
+        routed = self.path(relative)
+        return routed if routed.exists() else self.project.artifacts / relative
+
+    def params(self) -> dict[str, Any]:
+        from artifactctl.yamlio import load_yaml
+
+        return load_yaml(self.project.root / "params.yaml") or {}
+
+
+def context(
+    mode: str | None = None, test_name: str | None = None, start: Path | None = None
+) -> Context:
+    """The routing context for pipeline code, from arguments or the environment.
+
+    A stage that DVC runs (DVC_STAGE is set) is production: DVC records its
+    outputs. Otherwise ARTIFACTCTL_MODE and ARTIFACTCTL_TEST_NAME (set by
+    ``artifactctl run`` for the stages it runs), then the settings' default mode.
+    """
+    project = find_repo(start)
+    if mode is None and os.environ.get("DVC_STAGE"):
+        mode = "production"  # DVC records the outputs: they must be the canonical ones
+    mode = mode or os.environ.get("ARTIFACTCTL_MODE") or project.settings.default_mode
+    validate_mode(mode)
+    if mode == "test":
+        test_name = validate_name(
+            test_name or os.environ.get("ARTIFACTCTL_TEST_NAME") or "default", "test name"
+        )
+    return Context(project=project, mode=mode, test_name=test_name)

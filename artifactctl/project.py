@@ -1,0 +1,96 @@
+"""The repository artifactctl works in: its root, settings, paths and lock.
+
+Finding the repository never imports DVC: a DVC repository is a folder with a
+``.dvc/`` directory inside a git work tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from artifactctl.config import Settings, load_settings
+from artifactctl.errors import LockHeld, NotARepository
+
+
+@dataclass
+class Project:
+    root: Path
+    settings: Settings = field(repr=False)
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / self.settings.artifacts_root
+
+    @property
+    def dvc_dir(self) -> Path:
+        return self.root / ".dvc"
+
+    @property
+    def state_dir(self) -> Path:
+        """artifactctl's private, never-tracked state (DVC git-ignores .dvc/tmp)."""
+        return self.dvc_dir / "tmp" / "artifactctl"
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        from artifactctl.dvcconfig import cache_dir
+
+        return cache_dir(self.root)
+
+    def rel(self, path: Path) -> str:
+        """Repository-relative POSIX path."""
+        return Path(os.path.abspath(path)).relative_to(self.root).as_posix()
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """Serialise commands that change the repository (flock; released on crash)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        timeout = self.settings.lock_timeout if timeout is None else timeout
+        fd = os.open(self.state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = _read_holder(fd)
+                        raise LockHeld(
+                            f"the repository is locked by another artifactctl command{holder}"
+                        ) from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+
+def _read_holder(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode().strip())
+        return f" (pid {pid})"
+    return ""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding ``.dvc/`` inside a git work tree."""
+    here = Path(os.path.abspath(start or Path.cwd()))
+    dvc_root = next((p for p in (here, *here.parents) if (p / ".dvc").is_dir()), None)
+    if dvc_root is None:
+        raise NotARepository(f"{here} is not inside a DVC repository (no .dvc/ found)")
+    if not any((p / ".git").exists() for p in (dvc_root, *dvc_root.parents)):
+        raise NotARepository(f"{dvc_root} is a DVC repository but not inside a git repository")
+    return dvc_root
+
+
+def find_repo(start: Path | None = None) -> Project:
+    root = find_root(start)
+    return Project(root=root, settings=load_settings(root))

@@ -1,0 +1,229 @@
+"""``status``: every DVC-tracked artifact under the artifacts root and its state.
+
+States, worst first: missing (not in the workspace), modified (content differs
+from what DVC recorded), not_in_cache (the recorded object is absent from the
+local cache, so it could not be restored), not_pushed (with ``cloud``: the
+default remote lacks it), ok.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from artifactctl.errors import UsageError
+from artifactctl.hashing import HashState, hash_many, walk_files
+from artifactctl.project import Project
+from artifactctl.tracked import (
+    TrackedOut,
+    cache_object,
+    expected_stages,
+    read_manifest,
+    tracked_outs,
+)
+
+STATES = ("missing", "modified", "not_in_cache", "not_pushed", "ok")
+SCHEMA = "artifactctl.status/1"
+
+
+@dataclass
+class ArtifactStatus:
+    path: str
+    kind: str
+    experiment: str | None
+    size: int | None
+    is_dir: bool
+    files: int
+    state: str
+    stage: str | None
+    source: str
+    detail: str = ""
+
+
+@dataclass
+class StatusReport:
+    root: str
+    artifacts_root: str
+    artifacts: list[ArtifactStatus]
+    cloud: bool = False
+    remote: str | None = None
+    never_run: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for a in self.artifacts:
+            counts[a.state] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return all(a.state == "ok" for a in self.artifacts)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA,
+            "root": self.root,
+            "artifacts_root": self.artifacts_root,
+            "cloud": self.cloud,
+            "remote": self.remote,
+            "ok": self.ok,
+            "summary": {"total": len(self.artifacts), **self.counts},
+            "never_run": self.never_run,
+            "artifacts": [asdict(a) for a in self.artifacts],
+        }
+
+
+def kind_of(out: TrackedOut, artifacts_root: str) -> str:
+    if out.declared_as == "metrics":
+        return "metrics"
+    if out.declared_as == "plots":
+        return "plot"
+    parts = PurePosixPath(out.path).relative_to(artifacts_root).parts
+    first = parts[0] if parts else ""
+    return {
+        "data": "data",
+        "models": "model",
+        "reference": "reference",
+        "experiments": "result",
+        "archive": "archive",
+    }.get(first, "other")
+
+
+def experiment_of(out: TrackedOut, id_pattern: re.Pattern[str]) -> str | None:
+    if out.stage and "@" in out.stage:
+        return out.stage.split("@", 1)[1]
+    return next((p for p in PurePosixPath(out.path).parts if id_pattern.fullmatch(p)), None)
+
+
+def select(outs: list[TrackedOut], project: Project, paths: list[str] | None) -> list[TrackedOut]:
+    root = project.settings.artifacts_root.rstrip("/")
+    managed = [o for o in outs if o.path == root or o.path.startswith(root + "/")]
+    if not paths:
+        return managed
+    chosen: dict[str, TrackedOut] = {}
+    for given in paths:
+        rel = project.rel(Path(given))
+        hits = [
+            o
+            for o in managed
+            if o.path == rel
+            or o.path.startswith(rel.rstrip("/") + "/")
+            or rel.startswith(o.path + "/")
+            or rel == "."
+        ]
+        if not hits:
+            raise UsageError(
+                f"{given}: no DVC-tracked artifact there", hint="see `artifactctl status`"
+            )
+        chosen.update((o.path, o) for o in hits)
+    return sorted(chosen.values(), key=lambda o: o.path)
+
+
+def collect_status(
+    project: Project,
+    paths: list[str] | None = None,
+    *,
+    cloud: bool = False,
+    remote: str | None = None,
+    jobs: int = 0,
+) -> StatusReport:
+    outs = select(tracked_outs(project.root), project, paths)
+    state = HashState(project.state_dir / "hashes.json")
+    cache = project.cache_dir
+    prefix = re.escape(project.settings.registry.id_prefix)
+    id_pattern = re.compile(prefix + r"\d+")
+
+    # Expand every output into (workspace file, expected md5) pairs, then hash them all at once.
+    plans = [_plan(project.root, cache, out) for out in outs]
+    files = [(project.root / rel, rel) for plan in plans for rel in plan.expected]
+    hashed = {h.key: h for h in hash_many(files, state=state, jobs=jobs)}
+    state.save()
+
+    missing_remote: set[str] = set()
+    remote_name = None
+    if cloud:
+        from artifactctl.dvcconfig import get_remote
+        from artifactctl.dvcrepo import missing_on_remote
+
+        remote_name = get_remote(project.root, remote).name
+        oids = {m for plan in plans for m in plan.objects}
+        missing_remote = missing_on_remote(project.root, oids, remote_name)
+
+    results = []
+    for out, plan in zip(outs, plans, strict=True):
+        st, detail = _state(project.root, cache, out, plan, hashed, missing_remote)
+        results.append(
+            ArtifactStatus(
+                path=out.path,
+                kind=kind_of(out, project.settings.artifacts_root),
+                experiment=experiment_of(out, id_pattern),
+                size=out.size,
+                is_dir=out.is_dir,
+                files=out.nfiles or (1 if not out.is_dir else len(plan.expected)),
+                state=st,
+                stage=out.stage,
+                source=out.source,
+                detail=detail,
+            )
+        )
+    recorded = {o.stage for o in tracked_outs(project.root) if o.stage}
+    never_run = [s for s in expected_stages(project.root) if s not in recorded] if not paths else []
+    return StatusReport(
+        str(project.root), project.settings.artifacts_root, results, cloud, remote_name, never_run
+    )
+
+
+@dataclass
+class _Plan:
+    expected: dict[str, str]  # repo-relative file -> recorded md5
+    objects: set[str]  # cache objects backing the output (incl. the .dir object)
+    manifest_missing: bool = False
+
+
+def _plan(root: Path, cache: Path, out: TrackedOut) -> _Plan:
+    if out.md5 is None:
+        return _Plan({}, set())
+    if not out.is_dir:
+        return _Plan({out.path: out.md5}, {out.md5} if out.cache else set())
+    manifest = read_manifest(cache, out.md5)
+    if manifest is None:
+        return _Plan({}, {out.md5}, manifest_missing=True)
+    expected = {f"{out.path}/{rel}": md5 for rel, md5 in manifest}
+    return _Plan(expected, {out.md5, *expected.values()})
+
+
+def _state(
+    root: Path, cache: Path, out: TrackedOut, plan: _Plan, hashed: dict, missing_remote: set[str]
+) -> tuple[str, str]:
+    target = root / out.path
+    if out.md5 is None:
+        return ("missing" if not target.exists() else "modified"), "never recorded by DVC"
+    if not target.exists():
+        return "missing", ""
+    if out.is_dir:
+        if plan.manifest_missing:
+            return "not_in_cache", f"directory manifest {out.md5} is not in the cache"
+        changed = [k for k, md5 in plan.expected.items() if hashed[k].md5 != md5]
+        present = {Path(p).relative_to(root).as_posix() for p in walk_files(target)}
+        extra = sorted(present - set(plan.expected))
+        if changed or extra:
+            parts = []
+            if changed:
+                parts.append(f"{len(changed)} changed or missing")
+            if extra:
+                parts.append(f"{len(extra)} extra")
+            return "modified", ", ".join(parts) + " file(s)"
+    elif hashed[out.path].md5 != out.md5:
+        if hashed[out.path].error and hashed[out.path].error != "missing":
+            return "modified", f"unreadable: {hashed[out.path].error}"
+        return "modified", ""
+    if out.cache:
+        absent = [m for m in plan.objects if not os.path.exists(cache_object(cache, m))]
+        if absent:
+            return "not_in_cache", f"{len(absent)} object(s) absent from the local cache"
+        if plan.objects & missing_remote:
+            return "not_pushed", f"{len(plan.objects & missing_remote)} object(s) not on the remote"
+    return "ok", ""
