@@ -1,0 +1,17 @@
+# Convenience targets; each calls a script that works without make too.
+.PHONY: demo test test-fast lint bench clean refresh
+
+demo:            ## install, dvc repro, push to the default local remote, status
+	scripts/demo.sh
+
+test:            ## install dev extras, lint, run the whole suite (what CI runs)
+	scripts/test.sh
+
+test-fast:       ## the suite without the slow end-to-end, S3 and crash tests
+	scripts/test.sh -m "not slow"
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench:           ## every benchmark, side by side with dvc and coreutils
+	.venv/bin/python -m bench

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job on a fresh clone: install, reproduce the pipeline, push to the
+# default local remote, and show every artifact's state.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/venv.sh pipeline
+export PATH="$PWD/.venv/bin:$PATH" DVC_NO_ANALYTICS=1
+artifactctl init
+dvc repro
+dvc push
+artifactctl status --cloud

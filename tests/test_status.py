@@ -1,0 +1,100 @@
+"""`artifactctl status`: every tracked artifact's state, on real repositories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from support import artifactctl, dvc, invoke
+
+MODEL = "artifacts/models/candidates/v2-006/model.joblib"
+MODEL_DIR = "artifacts/models/candidates/v2-006"
+TRAIN = "artifacts/data/train.csv"
+
+
+def states(repo: Path, *args: str) -> dict[str, str]:
+    result = invoke(repo, "status", "--json", *args)
+    doc = json.loads(result.stdout)
+    return {a["path"]: a["state"] for a in doc["artifacts"]}
+
+
+def test_status_is_all_ok_after_repro(pipeline_repo: Path) -> None:
+    result = invoke(pipeline_repo, "status", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True
+    assert doc["summary"]["total"] == doc["summary"]["ok"] == len(doc["artifacts"])
+    kinds = {a["path"]: a["kind"] for a in doc["artifacts"]}
+    assert kinds[TRAIN] == "data"
+    assert kinds[MODEL_DIR] == "model"
+    assert kinds["artifacts/experiments/v2-006/metrics.json"] == "metrics"
+    assert kinds["artifacts/experiments/v2-006/plots/residuals.csv"] == "plot"
+    assert kinds["artifacts/reference/healthy_cluster_avg.csv"] == "reference"
+    exps = {a["path"]: a["experiment"] for a in doc["artifacts"]}
+    assert exps[MODEL_DIR] == "v2-006"
+    assert exps[TRAIN] is None
+
+
+def test_status_reports_modified_file_in_tracked_directory(pipeline_repo: Path) -> None:
+    model = pipeline_repo / MODEL
+    data = bytearray(model.read_bytes())
+    data[100] ^= 0xFF
+    model.write_bytes(bytes(data))
+    result = invoke(pipeline_repo, "status", "--json")
+    assert result.exit_code == 1
+    got = {a["path"]: a for a in json.loads(result.stdout)["artifacts"]}
+    assert got[MODEL_DIR]["state"] == "modified"
+    assert "1 changed" in got[MODEL_DIR]["detail"]
+    assert got[TRAIN]["state"] == "ok"
+
+
+def test_status_reports_extra_file_in_tracked_directory(pipeline_repo: Path) -> None:
+    (pipeline_repo / MODEL_DIR / "notes.txt").write_text("stray\n")
+    assert states(pipeline_repo)[MODEL_DIR] == "modified"
+
+
+def test_status_reports_modified_and_missing_files(pipeline_repo: Path) -> None:
+    (pipeline_repo / TRAIN).write_text("row_id,y\n0,1\n")
+    shutil.rmtree(pipeline_repo / "artifacts/models/baseline/v2-001")
+    got = states(pipeline_repo)
+    assert got[TRAIN] == "modified"
+    assert got["artifacts/models/baseline/v2-001"] == "missing"
+
+
+def test_status_reports_objects_missing_from_the_cache(pipeline_repo: Path) -> None:
+    shutil.rmtree(pipeline_repo / ".dvc" / "cache")
+    got = states(pipeline_repo)
+    assert got[TRAIN] == "not_in_cache"
+    assert got[MODEL_DIR] == "not_in_cache"
+    # metrics are not cached (cache: false), so the cache cannot lack them
+    assert got["artifacts/experiments/v2-006/metrics.json"] == "ok"
+
+
+def test_status_cloud_reports_unpushed_then_ok_after_push(pipeline_repo: Path) -> None:
+    assert set(states(pipeline_repo, "--cloud").values()) == {"not_pushed", "ok"}
+    dvc(pipeline_repo, "push", "-q")
+    assert set(states(pipeline_repo, "--cloud").values()) == {"ok"}
+
+
+def test_status_limits_to_given_paths(pipeline_repo: Path) -> None:
+    got = states(pipeline_repo, "artifacts/models")
+    assert set(got) == {
+        "artifacts/models/baseline/v2-001",
+        "artifacts/models/candidates/v2-002",
+        "artifacts/models/candidates/v2-006",
+    }
+
+
+def test_status_unknown_path_is_bad_input(pipeline_repo: Path) -> None:
+    proc = artifactctl(pipeline_repo, "status", "artifacts/nothing-here")
+    assert proc.returncode == 2
+    assert "no DVC-tracked artifact there" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_status_table_has_a_summary_line(pipeline_repo: Path) -> None:
+    result = invoke(pipeline_repo, "status")
+    assert result.exit_code == 0
+    assert "artifacts: " in result.stdout and "all ok" in result.stdout
+    assert "models/candidates/v2-006/" in result.stdout
