@@ -31,6 +31,21 @@ TESTS = "tests"
 ARCHIVE = "archive"
 PHASES = ("baseline", "candidates")
 
+# Test runs: artifacts/tests/<name>/ holds a mirror of the production layout plus
+# RUN_MANIFEST (run.json): {"schema": RUN_SCHEMA, "name", "mode": "test",
+# "created": ISO-8601 UTC, "git_commit", "command", "params",
+# "files": {relpath inside the run folder: {"sha256", "size"}}}.
+RUN_MANIFEST = "run.json"
+RUN_SCHEMA = "artifactctl.run/1"
+KEEP_MARKER = ".keep"  # `artifactctl keep NAME` puts this file in the run folder
+# Saved runs (save_run): <routed base>/runs/<run_id>/ with SAVED_RUN_MANIFEST
+# (manifest.json): {"schema": SAVED_RUN_SCHEMA, "run_id", "files": {name: {"sha256", "size"}}}.
+RUNS = "runs"
+SAVED_RUN_MANIFEST = "manifest.json"
+SAVED_RUN_SCHEMA = "artifactctl.saved_run/1"
+# pull --prefer-remote keeps the local copy as PATH + BACKUP_SUFFIX.format(stamp)
+BACKUP_SUFFIX = ".local-{stamp}"  # stamp: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
 
 def validate_name(name: str, what: str = "name") -> str:
     """A test name, run ID or experiment ID that is safe as one path component.

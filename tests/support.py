@@ -21,8 +21,13 @@ BIN = Path(sys.executable).parent
 PIPELINE_FILES = ("dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore")
 
 
-def sh(*args: str | os.PathLike[str], cwd: Path, check: bool = True, env: dict | None = None,
-       timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def sh(
+    *args: str | os.PathLike[str],
+    cwd: Path,
+    check: bool = True,
+    env: dict | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [str(a) for a in args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout
     )
@@ -41,8 +46,9 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return sh(BIN / "dvc", *args, cwd=repo, check=check)
 
 
-def artifactctl(repo: Path, *args: str, check: bool = False, env: dict | None = None,
-                timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def artifactctl(
+    repo: Path, *args: str, check: bool = False, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run the real console script in a subprocess (for exit codes, startup, crashes)."""
     return sh(BIN / "artifactctl", *args, cwd=repo, check=check, env=env, timeout=timeout)
 
@@ -71,7 +77,8 @@ def copy_pipeline(dest: Path, remote: Path) -> Path:
     for name in PIPELINE_FILES:
         shutil.copy2(PROJECT / name, dest / name)
     shutil.copytree(
-        PROJECT / "artifactctl", dest / "artifactctl",
+        PROJECT / "artifactctl",
+        dest / "artifactctl",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     git(dest, "init", "-q", "-b", "main")
@@ -102,8 +109,8 @@ def snapshot(root: Path, rels: Iterable[str] | None = None) -> dict[str, str]:
 
 def invoke(repo: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     """Run a command in-process through Typer's CliRunner, inside ``repo``."""
-    from artifactctl.app import app
     import artifactctl.cli  # noqa: F401  (registers the commands)
+    from artifactctl.app import app
 
     old = Path.cwd()
     os.chdir(repo)

@@ -1,0 +1,1 @@
+"""artifactctl's benchmark harness: ``python -m bench`` (or ``make bench``)."""
