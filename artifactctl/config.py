@@ -21,7 +21,7 @@ from artifactctl.errors import SettingsError
 MODES = ("test", "production")
 ENV_PREFIX = "ARTIFACTCTL_"
 # ARTIFACTCTL_* variables that are not settings (read where they are used).
-NON_SETTING_ENV = frozenset({"ARTIFACTCTL_MODE", "ARTIFACTCTL_DEBUG"})
+NON_SETTING_ENV = frozenset({"ARTIFACTCTL_MODE", "ARTIFACTCTL_DEBUG", "ARTIFACTCTL_TEST_NAME"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,165 @@
+"""The CLI contract: --version/--help, exit codes, one-line errors, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import BIN, artifactctl, init_repo, invoke
+
+import artifactctl as pkg
+
+HEAVY = ("dvc", "pandas", "numpy", "joblib", "sklearn")
+
+
+def imported_modules(*argv: str) -> set[str]:
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['artifactctl', *{list(argv)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('artifactctl', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(proc.stderr.split())
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("--version",), ("status", "--help")])
+def test_help_and_version_do_not_import_heavy_libraries(argv: tuple[str, ...]) -> None:
+    loaded = imported_modules(*argv)
+    assert "typer" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+    assert heavy == []
+
+
+def test_version_prints_the_package_version() -> None:
+    proc = subprocess.run([BIN / "artifactctl", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"artifactctl {pkg.__version__}"
+
+
+def test_python_dash_m_works() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "artifactctl", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "status" in proc.stdout and "init" in proc.stdout
+
+
+def test_unknown_command_is_usage_error() -> None:
+    proc = subprocess.run([BIN / "artifactctl", "frobnicate"], capture_output=True, text=True)
+    assert proc.returncode == 2
+
+
+def test_outside_a_repository_is_an_environment_error(tmp_path: Path) -> None:
+    proc = artifactctl(tmp_path, "status")
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("error:") and "not inside a DVC repository" in lines[0]
+    assert lines[1].startswith("hint:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_dvc_repository_outside_git_is_an_environment_error(tmp_path: Path) -> None:
+    (tmp_path / ".dvc").mkdir()
+    proc = artifactctl(tmp_path, "status")
+    assert proc.returncode == 3
+    assert "not inside a git repository" in proc.stderr
+
+
+def test_malformed_dvc_yaml_is_bad_input(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    (repo / "dvc.yaml").write_text("stages:\n  train:\n    cmd: [unclosed\n")
+    proc = artifactctl(repo, "status")
+    assert proc.returncode == 2
+    assert "dvc.yaml is not valid YAML (line" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_malformed_params_yaml_is_bad_input(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  t:\n    foreach: ${experiments}\n    do:\n      cmd: echo\n"
+    )
+    (repo / "params.yaml").write_text("experiments: {a: 1\n")
+    proc = artifactctl(repo, "status")
+    assert proc.returncode == 2
+    assert "params.yaml is not valid YAML" in proc.stderr
+
+
+def test_bad_settings_are_bad_input(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    (repo / "pyproject.toml").write_text('[tool.artifactctl]\ndefault_mode = "prod"\n')
+    proc = artifactctl(repo, "status")
+    assert proc.returncode == 2
+    assert "default_mode must be one of" in proc.stderr
+
+
+def test_bad_environment_setting_is_bad_input(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    env = {**__import__("os").environ, "ARTIFACTCTL_JOBS": "lots"}
+    proc = artifactctl(repo, "status", env=env)
+    assert proc.returncode == 2
+    assert "ARTIFACTCTL_JOBS='lots' must be an integer" in proc.stderr
+
+
+def test_missing_remote_for_cloud_status_is_environment_error(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    proc = artifactctl(repo, "status", "--cloud", "--remote", "nowhere")
+    assert proc.returncode == 3
+    assert "unknown remote 'nowhere'" in proc.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    proc = artifactctl(tmp_path, "--debug", "status")
+    assert proc.returncode == 3
+    assert "Traceback" in proc.stderr
+
+
+def test_empty_repository_status_is_ok_and_json_is_parseable(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    result = invoke(repo, "status", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "artifactctl.status/1"
+    assert doc["artifacts"] == [] and doc["ok"] is True
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    import typer.main
+
+    import artifactctl.cli  # noqa: F401
+    from artifactctl.app import app
+
+    group = typer.main.get_command(app)
+    missing = []
+
+    def walk(cmd, path):  # type: ignore[no-untyped-def]
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+        if not getattr(cmd, "commands", None):
+            if not (cmd.help or "").strip():
+                missing.append(" ".join(path))
+            for param in cmd.params:
+                if param.param_type_name == "option" and not (param.help or "").strip():
+                    missing.append(f"{' '.join(path)} {param.opts[0]}")
+
+    walk(group, ["artifactctl"])
+    assert missing == []
+
+
+def test_every_command_appears_in_the_readme() -> None:
+    import typer.main
+
+    import artifactctl.cli  # noqa: F401
+    from artifactctl.app import app
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    group = typer.main.get_command(app)
+    absent = [name for name in group.commands if f"artifactctl {name}" not in readme]
+    assert absent == []
