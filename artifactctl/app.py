@@ -116,16 +116,22 @@ def fail(message: str, hint: str, code: int, exc: BaseException | None) -> None:
 
 
 def open_project(out: Any = None) -> Any:
-    """Find the repository and finish any operation a crash interrupted."""
-    from artifactctl.journal import recover
+    """Find the repository and finish any operation a crash interrupted.
+
+    Recovery runs under the repository lock: if another artifactctl command
+    holds it, its journal is live, not interrupted, and is left alone.
+    """
+    from artifactctl.errors import LockHeld
+    from artifactctl.output import Output
     from artifactctl.project import find_repo
 
     project = find_repo()
-    messages = recover(project)
-    if messages:
-        from artifactctl.output import Output
-
-        sink = out or Output()
-        for message in messages:
-            sink.warn(f"recovered an interrupted operation: {message}")
+    sink = out or Output()
+    project.on_recover = lambda message: sink.warn(f"recovered an interrupted operation: {message}")
+    if project.has_journals():
+        try:
+            with project.lock(timeout=0):
+                pass  # taking the lock recovers
+        except LockHeld:
+            pass  # a live command owns the journal
     return project

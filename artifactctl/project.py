@@ -10,7 +10,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +23,8 @@ from artifactctl.errors import LockHeld, NotARepository
 class Project:
     root: Path
     settings: Settings = field(repr=False)
+    # Told about each interrupted operation that taking the lock completed or undid.
+    on_recover: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def artifacts(self) -> Path:
@@ -48,8 +50,13 @@ class Project:
         return Path(os.path.abspath(path)).relative_to(self.root).as_posix()
 
     @contextlib.contextmanager
-    def lock(self, timeout: float | None = None) -> Iterator[None]:
-        """Serialise commands that change the repository (flock; released on crash)."""
+    def lock(self, timeout: float | None = None, recover: bool = True) -> Iterator[None]:
+        """Serialise commands that change the repository (flock; released on crash).
+
+        Whoever holds the lock is the only live writer, so a crash journal found
+        while holding it belongs to a dead process: it is completed or undone
+        here, before the caller's work starts.
+        """
         self.state_dir.mkdir(parents=True, exist_ok=True)
         timeout = self.settings.lock_timeout if timeout is None else timeout
         fd = os.open(self.state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -68,9 +75,28 @@ class Project:
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            if recover:
+                self._recover()
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+    def has_journals(self) -> bool:
+        from artifactctl.journal import journal_root
+
+        try:
+            return any(os.scandir(journal_root(self)))
+        except FileNotFoundError:
+            return False
+
+    def _recover(self) -> None:
+        if not self.has_journals():
+            return
+        from artifactctl.journal import recover
+
+        for message in recover(self):
+            if self.on_recover is not None:
+                self.on_recover(message)
 
 
 def _read_holder(fd: int) -> str:
