@@ -21,7 +21,15 @@ from artifactctl.errors import SettingsError
 MODES = ("test", "production")
 ENV_PREFIX = "ARTIFACTCTL_"
 # ARTIFACTCTL_* variables that are not settings (read where they are used).
-NON_SETTING_ENV = frozenset({"ARTIFACTCTL_MODE", "ARTIFACTCTL_DEBUG"})
+NON_SETTING_ENV = frozenset(
+    {
+        "ARTIFACTCTL_MODE",
+        "ARTIFACTCTL_DEBUG",
+        # crash-test hooks (artifactctl/testhooks.py)
+        "ARTIFACTCTL_TEST_PAUSE_AT",
+        "ARTIFACTCTL_TEST_PAUSE_SECONDS",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
