@@ -293,6 +293,12 @@ def promote(
             "git_commit": _git_commit(project.root),
         }
         test.pop("ci_level", None)
+        if role == "champion" and state.current is not None:
+            # The gates read the champion experiment's predictions.csv; say whether its model
+            # folder still holds the promoted files (a `dvc repro` since may have retrained it).
+            test["baseline_is_champion_copy"] = matches(
+                baseline.model_dir(project), state.current.files
+            )
         rel_test = f"{layout.PROMOTION_TESTS}/{exp_id}_vs_{base_id}.json"
         test_path = project.artifacts / rel_test
         outcome = PromoteResult(
@@ -312,6 +318,7 @@ def promote(
         if not promote_it:
             atomic_write_json(test_path, test)
             return outcome
+        checkpoint("promote-gates")  # gates passed; nothing written yet
         files = folder_hashes(candidate.model_dir(project))
         event = make_event(
             "promote",
