@@ -25,7 +25,8 @@ from artifactctl.errors import UsageError
 
 METRICS = ("rmse", "mse", "mae", "r2")
 CI_LEVEL = 0.95
-CHUNK = 256  # resamples per vectorised batch (bounds memory: CHUNK x rows)
+CHUNK = 256  # resamples per vectorised batch...
+CELLS = 1 << 21  # ...and at most this many resample x row cells (bounds memory to ~32 MiB)
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,42 @@ def metric_value(metric: str, actual: Any, predicted: Any) -> Any:
     raise UsageError(f"promotion metric {metric!r} is not supported; use one of {METRICS}")
 
 
+def _columns(metric: str, actual: Any, cand: Any, base: Any) -> list[Any]:
+    """Per-row quantities whose resampled sums give both models' metric."""
+    import numpy as np
+
+    ec, eb = actual - cand, actual - base
+    if metric == "mae":
+        return [np.abs(ec), np.abs(eb)]
+    cols = [ec**2, eb**2]
+    if metric == "r2":
+        cols += [actual, actual**2]
+    return [np.ascontiguousarray(c) for c in cols]
+
+
+def _from_sums(metric: str, sums: Any, n: int) -> tuple[Any, Any]:
+    """(candidate, baseline) metric values from resampled column sums (one row per resample)."""
+    import numpy as np
+
+    loss_c, loss_b = sums[:, 0] / n, sums[:, 1] / n
+    if metric == "rmse":
+        return np.sqrt(loss_c), np.sqrt(loss_b)
+    if metric in ("mse", "mae"):
+        return loss_c, loss_b
+    ss_tot = sums[:, 3] - sums[:, 2] ** 2 / n
+    ss_tot = np.where(ss_tot <= 0, np.nan, ss_tot)
+    return 1.0 - sums[:, 0] / ss_tot, 1.0 - sums[:, 1] / ss_tot
+
+
 def paired_bootstrap(
     actual: Any, cand: Any, base: Any, *, metric: str, direction: str, resamples: int, seed: int
 ) -> tuple[float, float, float, float, float]:
-    """(candidate value, baseline value, p-value, ci low, ci high) of the improvement."""
+    """(candidate value, baseline value, p-value, ci low, ci high) of the improvement.
+
+    Every metric here is a function of sums of per-row quantities (losses, and for r2 the
+    actual values and their squares), so each resample gathers only those precomputed
+    columns: no per-resample residuals, and a batch of resamples per numpy call.
+    """
     import numpy as np
 
     if metric not in METRICS:
@@ -153,14 +186,16 @@ def paired_bootstrap(
     if n < 2:
         raise UsageError("at least two evaluation rows are needed for a bootstrap test")
     sign = 1.0 if direction == "lower" else -1.0
+    cols = _columns(metric, actual, cand, base)
     rng = np.random.default_rng(seed)
+    chunk = max(1, min(CHUNK, CELLS // n))
     improvements = np.empty(resamples)
-    for start in range(0, resamples, CHUNK):
-        size = min(CHUNK, resamples - start)
-        idx = rng.integers(0, n, size=(size, n))
-        a = actual[idx]
-        diff = metric_value(metric, a, base[idx]) - metric_value(metric, a, cand[idx])
-        improvements[start : start + size] = sign * diff
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        idx = rng.integers(0, n, size=(size, n), dtype=np.int32 if n < 2**31 else np.int64)
+        sums = np.column_stack([np.take(col, idx).sum(axis=1) for col in cols])
+        c_val, b_val = _from_sums(metric, sums, n)
+        improvements[start : start + size] = sign * (b_val - c_val)
     improvements = np.nan_to_num(improvements, nan=-np.inf)
     not_better = int(np.sum(improvements <= 0))
     p_value = (not_better + 1) / (resamples + 1)
