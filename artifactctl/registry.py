@@ -141,12 +141,15 @@ def _stage_outs(project: Project, exp_id: str) -> list[Any]:
     return [o for o in tracked_outs(project.root) if o.stage in stages]
 
 
-def is_built(project: Project, exp: Experiment) -> bool:
-    """Both stages are in dvc.lock and the model folder and predictions are present."""
-    outs = _stage_outs(project, exp.id)
-    stages = {o.stage for o in outs}
+def is_built(project: Project, exp: Experiment, recorded: set[str] | None = None) -> bool:
+    """Both stages are in dvc.lock and the model folder and predictions are present.
+
+    ``recorded``: the stage names dvc.lock records, when the caller already read them.
+    """
+    if recorded is None:
+        recorded = {o.stage for o in _stage_outs(project, exp.id) if o.stage}
     return (
-        stages == {f"train@{exp.id}", f"evaluate@{exp.id}"}
+        {f"train@{exp.id}", f"evaluate@{exp.id}"} <= recorded
         and exp.model_dir(project).is_dir()
         and (exp.experiment_dir(project) / "predictions.csv").is_file()
     )
@@ -499,10 +502,13 @@ def _role(state: RegistryState, exp_id: str) -> str:
 def list_experiments(
     project: Project, phase: str | None = None, sort: str | None = None
 ) -> list[ExperimentInfo]:
+    from artifactctl.tracked import tracked_outs
+
     state = state_of(project)
+    recorded = {o.stage for o in tracked_outs(project.root) if o.stage}
     rows = []
     for exp in load_experiments(project).values():
-        built = is_built(project, exp)
+        built = is_built(project, exp, recorded)
         rows.append(
             ExperimentInfo(
                 id=exp.id,
