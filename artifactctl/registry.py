@@ -468,7 +468,13 @@ def where(project: Project, what: str) -> Path:
     archived = project.artifacts / layout.ARCHIVE / what / "model"
     experiments = load_experiments(project)
     if what in experiments:
-        return experiments[what].model_dir(project)
+        path = experiments[what].model_dir(project)
+        if not path.is_dir():
+            raise UsageError(
+                f"experiment {what} has no model folder yet ({project.rel(path)})",
+                hint=f"build it with `dvc repro evaluate@{what}` or fetch it with `dvc pull`",
+            )
+        return path
     if archived.is_dir():
         return archived
     raise UsageError(

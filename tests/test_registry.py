@@ -113,6 +113,10 @@ def test_promote_refuses_bad_candidates_with_exit_2(pipeline_repo: Path) -> None
     assert "unknown experiment" in run(pipeline_repo, "promote", "v2-099", code=2).stderr
     run(pipeline_repo, "new", "--model", "ridge")
     assert "not built" in run(pipeline_repo, "promote", "v2-007", code=2).stderr
+    assert "no model folder" in run(pipeline_repo, "where", "v2-007", code=2).stderr
+    assert (
+        run(pipeline_repo, "where", "v2-002").stdout == str(pipeline_repo / MODEL["v2-002"]) + "\n"
+    )
     run(pipeline_repo, "promote", "v2-006")
     assert "already the champion" in run(pipeline_repo, "promote", "v2-006", code=2).stderr
     assert "itself" in run(pipeline_repo, "promote", "v2-002", "--against", "v2-002", code=2).stderr
