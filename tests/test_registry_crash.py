@@ -206,3 +206,25 @@ def test_concurrent_promotes_are_serialised_not_interleaved(pipeline_repo: Path)
         (pipeline_repo / "artifacts/experiments/promotion_tests/v2-002_vs_v2-006.json").read_text()
     )
     assert doc["baseline_role"] == "champion"
+
+
+def test_promote_killed_at_arbitrary_moments_never_leaves_a_mixed_state(
+    pipeline_repo: Path,
+) -> None:
+    """Un-hooked SIGKILLs at spread-out delays (start-up, gates, copies, or after the end)."""
+    assert invoke(pipeline_repo, "promote", "v2-006").exit_code == 0
+    for delay in (0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.2, 3.0):
+        proc = subprocess.Popen(
+            [str(BIN / "artifactctl"), "promote", "v2-002"],
+            cwd=pipeline_repo,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        state = recover_and_check(pipeline_repo)
+        assert state in {("v2-006", None), ("v2-002", "v2-006")}
+        if state == ("v2-002", "v2-006"):
+            assert invoke(pipeline_repo, "rollback").exit_code == 0
+            assert recover_and_check(pipeline_repo) == ("v2-006", None)
