@@ -434,7 +434,18 @@ def recover(project: Project, journal: Journal) -> str:
                 return ""  # the operation that owned it finished while we waited
             data = journal.data
             was_committed = has_event(project, data["event"]["event_id"])
-            _apply(project, data)
+            try:
+                _apply(project, data)
+            except IntegrityError as exc:
+                if not has_event(project, data["event"]["event_id"]):
+                    raise
+                # Committed; only the champion copies could not be rebuilt. Do not block
+                # every command on it: `where champion` / load_champion rebuild them later.
+                journal.finish()
+                return (
+                    f"completed the interrupted {data['kind']} of {data['event']['id']}, "
+                    f"but {exc} ({exc.hint})"
+                )
             journal.finish()
     except LockHeld:
         raise LockHeld(
