@@ -228,3 +228,20 @@ def test_promote_killed_at_arbitrary_moments_never_leaves_a_mixed_state(
         if state == ("v2-002", "v2-006"):
             assert invoke(pipeline_repo, "rollback").exit_code == 0
             assert recover_and_check(pipeline_repo) == ("v2-006", None)
+
+
+def test_committed_promote_whose_files_vanished_does_not_block_other_commands(
+    pipeline_repo: Path,
+) -> None:
+    import shutil
+
+    assert invoke(pipeline_repo, "promote", "v2-006").exit_code == 0
+    kill_at(pipeline_repo, "promote-ledger", "promote", "v2-002")
+    shutil.rmtree(pipeline_repo / MODEL["v2-002"])
+    shutil.rmtree(find_repo(pipeline_repo).cache_dir)
+    result = invoke(pipeline_repo, "history", "--json")
+    assert result.exit_code == 0
+    assert "cannot rebuild" in " ".join(result.stderr.split())
+    assert champions(pipeline_repo) == ("v2-002", "v2-006")
+    where = invoke(pipeline_repo, "where", "champion")
+    assert where.exit_code == 1 and "dvc pull" in where.stderr
