@@ -22,6 +22,7 @@ _LAZY = {
     "context": "artifactctl.layout:context",
     "Context": "artifactctl.layout:Context",
     "validate_name": "artifactctl.layout:validate_name",
+    "load_champion": "artifactctl.registry:load_champion",
 }
 
 

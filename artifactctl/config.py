@@ -21,7 +21,19 @@ from artifactctl.errors import SettingsError
 MODES = ("test", "production")
 ENV_PREFIX = "ARTIFACTCTL_"
 # ARTIFACTCTL_* variables that are not settings (read where they are used).
-NON_SETTING_ENV = frozenset({"ARTIFACTCTL_MODE", "ARTIFACTCTL_DEBUG", "ARTIFACTCTL_TEST_NAME"})
+NON_SETTING_ENV = frozenset(
+    {
+        "ARTIFACTCTL_MODE",
+        "ARTIFACTCTL_DEBUG",
+        # set by `artifactctl run` for the stages of a test run (see layout.context)
+        "ARTIFACTCTL_TEST_NAME",
+        "ARTIFACTCTL_OVERRIDES",
+        "ARTIFACTCTL_FORCE",
+        # crash-test hooks (artifactctl/testhooks.py)
+        "ARTIFACTCTL_TEST_PAUSE_AT",
+        "ARTIFACTCTL_TEST_PAUSE_SECONDS",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,9 @@ from artifactctl.fsutil import atomic_write_json, fsync_dir, read_json
 from artifactctl.project import Project
 
 # op name -> "module:function(project, journal) -> str" (a message for the user)
-RECOVERY: dict[str, str] = {}
+RECOVERY: dict[str, str] = {
+    "registry": "artifactctl.registry:recover",
+}
 
 INTENT = "intent.json"
 
@@ -93,5 +95,7 @@ def recover(project: Project) -> list[str]:
             continue
         module, func = target.split(":")
         handler = getattr(importlib.import_module(module), func)
-        messages.append(handler(project, journal))
+        message = handler(project, journal)
+        if message:  # an empty message: nothing was left to do (say, another process finished it)
+            messages.append(message)
     return messages
