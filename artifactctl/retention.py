@@ -404,7 +404,7 @@ def recover_clean(project: Project, journal: object) -> str:
             root = project.artifacts / TESTS
             trash = root / TRASH_DIR
             count = len(os.listdir(trash)) if trash.is_dir() and not trash.is_symlink() else 0
-            failures = empty_trash(trash) if count else []
+            failures = empty_trash(trash)  # also removes an empty trash folder
             journal.finish()  # type: ignore[attr-defined]
     except LockHeld:
         return "a `clean --force` is running in another process; left its trash alone"
