@@ -23,6 +23,7 @@ import fnmatch
 import os
 import re
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -369,31 +370,31 @@ def apply_clean(
 
 def empty_trash(trash: Path, on_removed: Callable[[int], None] | None = None) -> list[str]:
     """Delete the trash folder (links are unlinked, never followed); returns failures."""
+    if not os.path.lexists(trash):
+        return []
+    if trash.is_symlink() or not trash.is_dir():
+        return [f"{trash}: not a folder; left alone"]
+    count = len(os.listdir(trash))
+    rm = shutil.which("rm") if os.name == "posix" else None
+    if rm:
+        # coreutils rm unlinks symlinks without following them and is about twice as fast
+        # as shutil.rmtree on many small files; rmtree below reports whatever it left.
+        subprocess.run(
+            [rm, "-rf", "--", os.fspath(trash)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
     failures: list[str] = []
-    if not trash.exists():
-        return failures
 
     def onerror(func: object, path: str, exc_info: tuple) -> None:
         failures.append(f"{path}: {exc_info[1]}")
 
-    try:
-        entries = list(os.scandir(trash))
-    except OSError as exc:
-        return [f"{trash}: {exc}"]
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, onerror=onerror)
-        else:
-            try:
-                os.unlink(entry.path)
-            except OSError as exc:
-                failures.append(f"{entry.path}: {exc}")
-        if on_removed:
-            on_removed(1)
-    try:
-        os.rmdir(trash)
-    except OSError as exc:
-        failures.append(f"{trash}: {exc}")
+    if os.path.lexists(trash):
+        shutil.rmtree(trash, onerror=onerror)
+    if on_removed:
+        on_removed(count)
     return failures
 
 

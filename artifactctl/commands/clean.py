@@ -10,6 +10,7 @@ from artifactctl.app import JSON_HELP, command, open_project
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from artifactctl.cachegc import CacheReport
     from artifactctl.retention import CleanPlan
@@ -69,6 +70,28 @@ def clean_command(
         raise typer.Exit(3)
 
 
+TABLE_ROWS = 100
+
+
+def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> Text:
+    """Aligned columns as one Text (numbers right-aligned), fast for thousands of rows."""
+    from rich.text import Text
+
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    right = {2, 3}
+
+    def line(cells: tuple[str, ...] | list[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip() + "\n"
+
+    text = Text(line(columns), style="bold", no_wrap=True)
+    text.append("".join(line(r) for r in rows))
+    return text
+
+
 def _warn(out: object, plan: CleanPlan) -> None:
     for message in plan.warnings:
         out.warn(message)  # type: ignore[attr-defined]
@@ -82,7 +105,11 @@ def render(console: Console, plan: CleanPlan) -> None:
         for d in plan.remove
     ]
     title = "removed" if plan.applied else "would remove (dry run)"
-    if rows:
+    if len(rows) > TABLE_ROWS:
+        # rich lays a table out at ~3 ms a row; long lists get the same columns as plain text
+        console.print(f"{plan.tests_root}/: {title}", markup=False, highlight=False)
+        console.print(plain_table(["run", "created", "age", "size", "reason"], rows), end="")
+    elif rows:
         console.print(
             table(
                 f"{plan.tests_root}/: {title}",
