@@ -342,9 +342,16 @@ def apply_clean(
     root = tests_root(project)
     trash = root / TRASH_DIR
     names = [d.name for d in plan.remove]
+    if not names and not os.path.lexists(trash):
+        plan.applied = True
+        return plan
+    if trash.is_symlink() or (os.path.lexists(trash) and not trash.is_dir()):
+        raise UsageError(
+            f"{project.rel(trash)} is not a folder; clean will not move runs into it",
+            hint="remove it by hand and run `artifactctl clean --force` again",
+        )
     journal = Journal.begin(project, JOURNAL_OP, {"tests_root": project.rel(root), "runs": names})
-    if names or trash.exists():
-        trash.mkdir(exist_ok=True)
+    trash.mkdir(exist_ok=True)
     token = uuid.uuid4().hex[:8]
     for i, decision in enumerate(plan.remove):
         src = root / decision.name

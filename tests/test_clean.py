@@ -350,3 +350,30 @@ def test_clean_removes_exactly_the_expected_set(
     assert newest in runs_left(repo)
     assert outside_tests(repo) == outside
     assert sha256(prod) == outside["artifacts/models/production/champion_current/model.joblib"]
+
+
+def test_make_clean_and_refresh_call_artifactctl() -> None:
+    import subprocess
+
+    from support import PROJECT
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(
+        ["make", "-n", "clean", "refresh"], cwd=PROJECT, capture_output=True, text=True
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "artifactctl clean --force" in dry.stdout
+    assert "artifactctl refresh --force" in dry.stdout
+
+
+def test_trash_that_is_a_symlink_is_refused_and_nothing_moves(repo: Path, tmp_path: Path) -> None:
+    make_run(repo, "fresh", 0)
+    make_run(repo, "old", 90)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "artifacts" / "tests" / TRASH_DIR).symlink_to(outside, target_is_directory=True)
+    result = invoke(repo, "clean", "--force")
+    assert result.exit_code == 2
+    assert list(outside.iterdir()) == []
+    assert {"fresh", "old"} <= runs_left(repo)
