@@ -19,16 +19,21 @@ if TYPE_CHECKING:
 @command(name="clean")
 def clean_command(
     keep: int = typer.Option(
-        None, "--keep", min=0, help="Keep the N newest runs (default: retention.keep_recent)."
+        None,
+        "--keep",
+        min=0,
+        metavar="N",
+        help="Keep the N newest runs (default: retention.keep_recent).",
     ),
     older_than: float = typer.Option(
         None,
         "--older-than",
         min=0,
+        metavar="DAYS",
         help="Remove runs older than DAYS (default: retention.max_age_days).",
     ),
     name: str = typer.Option(
-        None, "--name", help="Only consider runs whose name matches this glob."
+        None, "--name", metavar="GLOB", help="Only consider runs whose name matches this glob."
     ),
     force: bool = typer.Option(
         False, "--force", help="Remove for real (without it: a dry run listing the same)."
