@@ -15,3 +15,9 @@ lint:
 
 bench:           ## every benchmark, side by side with dvc and coreutils
 	.venv/bin/python -m bench
+
+clean:           ## remove old test runs by retention rules (`artifactctl clean --force`)
+	.venv/bin/artifactctl clean --force
+
+refresh:         ## regenerate production artifacts from scratch (`artifactctl refresh --force`)
+	.venv/bin/artifactctl refresh --force

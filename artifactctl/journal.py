@@ -26,6 +26,7 @@ from artifactctl.project import Project
 # op name -> "module:function(project, journal) -> str" (a message for the user)
 RECOVERY: dict[str, str] = {
     "registry": "artifactctl.registry:recover",
+    "clean": "artifactctl.retention:recover_clean",
 }
 
 INTENT = "intent.json"

@@ -1,0 +1,197 @@
+"""`artifactctl clean` (old test runs, or the DVC cache with --cache) and `artifactctl keep`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from artifactctl.app import JSON_HELP, command, open_project
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+    from artifactctl.cachegc import CacheReport
+    from artifactctl.retention import CleanPlan
+
+
+@command(name="clean")
+def clean_command(
+    keep: int = typer.Option(
+        None,
+        "--keep",
+        min=0,
+        metavar="N",
+        help="Keep the N newest runs (default: retention.keep_recent).",
+    ),
+    older_than: float = typer.Option(
+        None,
+        "--older-than",
+        min=0,
+        metavar="DAYS",
+        help="Remove runs older than DAYS (default: retention.max_age_days).",
+    ),
+    name: str = typer.Option(
+        None, "--name", metavar="GLOB", help="Only consider runs whose name matches this glob."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Remove for real (without it: a dry run listing the same)."
+    ),
+    cache: bool = typer.Option(
+        False,
+        "--cache",
+        help="Collect unused DVC cache objects instead of test runs (never touches a remote).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Remove old test runs under artifacts/tests/ by retention rules; a dry run unless --force."""
+    from artifactctl.errors import UsageError
+    from artifactctl.output import Output
+
+    out = Output(json_mode=as_json)
+    project = open_project(out)
+    if cache:
+        if keep is not None or older_than is not None or name is not None:
+            raise UsageError("--cache cannot be combined with --keep, --older-than or --name")
+        _clean_cache(project, out, force)
+        return
+
+    from artifactctl.retention import apply_clean, plan_clean
+
+    if force:
+        with project.lock():
+            plan = plan_clean(project, keep, older_than, name)
+            _warn(out, plan)
+            with out.progress("removing test runs", total=len(plan.remove)) as advance:
+                plan = apply_clean(project, plan, advance)
+    else:
+        plan = plan_clean(project, keep, older_than, name)
+        _warn(out, plan)
+    out.result(plan.to_dict(), lambda console: render(console, plan))
+    if plan.failures:
+        for failure in plan.failures:
+            out.warn(f"could not remove {failure}")
+        raise typer.Exit(3)
+
+
+TABLE_ROWS = 100
+
+
+def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> Text:
+    """Aligned columns as one Text (numbers right-aligned), fast for thousands of rows."""
+    from rich.text import Text
+
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    right = {2, 3}
+
+    def line(cells: tuple[str, ...] | list[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip() + "\n"
+
+    text = Text(line(columns), style="bold", no_wrap=True)
+    text.append("".join(line(r) for r in rows))
+    return text
+
+
+def _warn(out: object, plan: CleanPlan) -> None:
+    for message in plan.warnings:
+        out.warn(message)  # type: ignore[attr-defined]
+
+
+def render(console: Console, plan: CleanPlan) -> None:
+    from artifactctl.output import human_size, table
+
+    rows = [
+        (d.name, d.created, f"{d.age_days:.1f} d", human_size(d.size), d.reason)
+        for d in plan.remove
+    ]
+    title = "removed" if plan.applied else "would remove (dry run)"
+    if len(rows) > TABLE_ROWS:
+        # rich lays a table out at ~3 ms a row; long lists get the same columns as plain text
+        console.print(f"{plan.tests_root}/: {title}", markup=False, highlight=False)
+        console.print(plain_table(["run", "created", "age", "size", "reason"], rows), end="")
+    elif rows:
+        console.print(
+            table(
+                f"{plan.tests_root}/: {title}",
+                ["run", "created", "age", "size", "reason"],
+                rows,
+                justify_right=("age", "size"),
+                no_wrap=("run",),
+            )
+        )
+    verb = "removed" if plan.applied else "to remove"
+    console.print(
+        f"\n{plan.total_runs} test runs: {len(plan.keep)} kept, {len(plan.remove)} {verb}, "
+        f"{human_size(plan.bytes_reclaimed)} {'reclaimed' if plan.applied else 'reclaimable'}"
+        + (f", {len(plan.skipped)} skipped" if plan.skipped else "")
+    )
+    if not plan.applied and plan.remove:
+        console.print("dry run: nothing was removed; run `artifactctl clean --force` to remove")
+    if plan.leftover_trash and not plan.applied:
+        console.print(
+            f"{plan.leftover_trash} leftover(s) of an interrupted clean: "
+            "`clean --force` removes them"
+        )
+
+
+def _clean_cache(project: object, out: object, force: bool) -> None:
+    from artifactctl.cachegc import collect_cache
+
+    report = collect_cache(project, force=force)  # type: ignore[arg-type]
+    for message in report.warnings:
+        out.warn(message)  # type: ignore[attr-defined]
+    out.result(report.to_dict(), lambda console: render_cache(console, report))  # type: ignore[attr-defined]
+    if report.failures:
+        raise typer.Exit(3)
+
+
+def render_cache(console: Console, report: CacheReport) -> None:
+    from artifactctl.output import human_size
+
+    verb = "removed" if report.applied else "reclaimable (dry run)"
+    console.print(
+        f"DVC cache {report.cache_dir}: {report.objects} objects, {report.used} in use "
+        f"(workspace + {len(report.commits)} git commit(s) of {report.refs} ref(s)), "
+        f"{report.protected} more kept for preserved/production/archive files"
+    )
+    console.print(
+        f"{len(report.unused)} unused object(s), {human_size(report.bytes_unused)} {verb}"
+    )
+    if not report.applied and report.unused:
+        console.print(
+            "dry run: nothing was removed; run `artifactctl clean --cache --force` to remove"
+        )
+
+
+@command(name="keep")
+def keep_command(
+    names: list[str] = typer.Argument(..., help="Test run names (folders under artifacts/tests/)."),
+    undo: bool = typer.Option(
+        False, "--undo", help="Remove the keep mark, so retention rules apply again."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Mark test runs kept: `clean` never removes them (undo with --undo)."""
+    from artifactctl.output import Output
+    from artifactctl.retention import run_folder, set_kept
+
+    out = Output(json_mode=as_json)
+    project = open_project(out)
+    with project.lock():
+        for n in names:  # all or nothing: check every name before marking any
+            run_folder(project, n)
+        results = [set_kept(project, n, kept=not undo) for n in names]
+
+    def render(console: Console) -> None:
+        for r in results:
+            state = "kept" if r.kept else "no longer kept"
+            console.print(f"{r.path}: {state}" + ("" if r.changed else " (unchanged)"))
+
+    from dataclasses import asdict
+
+    out.result({"runs": [asdict(r) for r in results]}, render)

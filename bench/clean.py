@@ -1,0 +1,125 @@
+"""`artifactctl clean` on 1,000 test runs of 10 small files: dry run, and `--force`
+removing 900 of them next to `rm -rf` of the same 900 folders (interleaved medians).
+
+The data lives on tmpfs (/dev/shm) when there is one, so that the figures compare
+the two programs' work rather than the noise of a shared disk; set BENCH_DIR to a
+folder to measure on that file system instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import BIN, Row, bench_env, interleaved, measure
+
+RUNS = 1000
+KEEP = 100
+FILES = 10
+
+
+def _make_runs(tests: Path, now: float) -> None:
+    for i in range(RUNS):
+        run = tests / f"test_run_{i:04d}"
+        model = run / "models" / "candidates" / "v2-001"
+        exp = run / "experiments" / "v2-001"
+        model.mkdir(parents=True)
+        exp.mkdir(parents=True)
+        for j in range(FILES - 1):
+            folder = model if j < 5 else exp
+            (folder / f"file{j}.bin").write_bytes(os.urandom(512))
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - i * 3600 * 2))
+        (run / "run.json").write_text(
+            json.dumps({"schema": "artifactctl.run/1", "name": run.name, "created": created})
+        )
+
+
+def run(quick: bool = False) -> list[Row]:
+    repeats = 3 if quick else 7
+    env = bench_env()
+    where = os.environ.get("BENCH_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    with tempfile.TemporaryDirectory(prefix="bench-clean-", dir=where) as tmp:
+        base = Path(tmp)
+        repo = base / "repo"
+        repo.mkdir()
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=repo, check=True, env=env)
+        template = base / "template"
+        _make_runs(template, time.time())
+        tests = repo / "artifacts" / "tests"
+        doomed = [f"test_run_{i:04d}" for i in range(KEEP, RUNS)]
+
+        def restore(_: str = "") -> None:
+            shutil.rmtree(tests, ignore_errors=True)
+            shutil.copytree(template, tests)
+
+        restore()
+        ours = [str(BIN / "artifactctl"), "clean", "--keep", str(KEEP), "--older-than", "1000"]
+        check = subprocess.run([*ours, "--json"], cwd=repo, capture_output=True, env=env)
+        planned = json.loads(check.stdout)["remove"]
+        assert sorted(d["name"] for d in planned) == doomed, "the dry run lists other runs"
+        dry = measure(ours, repeats, cwd=repo, env=env, warmup=1)
+        version = measure([str(BIN / "artifactctl"), "--version"], repeats, cwd=repo, env=env)
+
+        library = [
+            str(BIN / "python"),
+            "-c",
+            "from artifactctl.project import find_repo\n"
+            "from artifactctl.retention import apply_clean, plan_clean\n"
+            f"p = find_repo(); apply_clean(p, plan_clean(p, {KEEP}, 1000))",
+        ]
+        got = interleaved(
+            {
+                "clean --force": [*ours, "--force"],
+                "rm -rf": ["rm", "-rf", *doomed],
+                "library": library,
+            },
+            repeats,
+            cwd=tests,
+            env=env,
+            setup=restore,
+        )
+        restore()
+        subprocess.run([*ours, "--force"], cwd=repo, check=True, env=env, capture_output=True)
+        left = sorted(os.listdir(tests))
+        assert left == [f"test_run_{i:04d}" for i in range(KEEP)], "clean removed other runs"
+
+    force, rm, lib = got["clean --force"], got["rm -rf"], got["library"]
+    return [
+        Row(
+            "clean",
+            f"clean (dry run), {RUNS} runs",
+            dry.seconds,
+            ours_rss_mib=dry.max_rss_mib,
+            note=f"target < 1 s; {RUNS} runs x {FILES} files; {repeats} runs; in {where or 'tmp'}",
+        ),
+        Row(
+            "clean",
+            f"clean --force, {RUNS - KEEP} of {RUNS} runs",
+            force.seconds,
+            f"rm -rf the same {RUNS - KEEP}",
+            rm.seconds,
+            force.max_rss_mib,
+            note="target <= 2x rm -rf; interleaved",
+        ),
+        Row(
+            "clean",
+            "plan_clean + apply_clean (python -c)",
+            lib.seconds,
+            f"rm -rf the same {RUNS - KEEP}",
+            rm.seconds,
+            lib.max_rss_mib,
+            note="the library without the CLI's start-up (Typer, pydantic, rich)",
+        ),
+        Row(
+            "clean",
+            "artifactctl --version",
+            version.seconds,
+            note="start-up floor included in both artifactctl figures",
+        ),
+    ]
