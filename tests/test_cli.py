@@ -15,7 +15,7 @@ import artifactctl as pkg
 HEAVY = ("dvc", "pandas", "numpy", "joblib", "sklearn")
 
 
-def imported_modules(*argv: str) -> set[str]:
+def imported_modules(*argv: str, cwd: Path | None = None) -> set[str]:
     code = (
         "import sys, runpy\n"
         f"sys.argv = ['artifactctl', *{list(argv)!r}]\n"
@@ -25,7 +25,9 @@ def imported_modules(*argv: str) -> set[str]:
         "    pass\n"
         "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cwd
+    )
     return set(proc.stderr.split())
 
 
@@ -34,6 +36,15 @@ def test_help_and_version_do_not_import_heavy_libraries(argv: tuple[str, ...]) -
     loaded = imported_modules(*argv)
     assert "typer" in loaded
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+    assert heavy == []
+
+
+def test_status_imports_neither_dvc_nor_pydantic(tmp_path: Path) -> None:
+    """A plain status reads DVC's files itself; Typer must not pull pydantic in per option."""
+    repo = init_repo(tmp_path / "repo")
+    loaded = imported_modules("status", "--json", cwd=repo)
+    assert "artifactctl.status" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "pydantic"))
     assert heavy == []
 
 
