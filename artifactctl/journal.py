@@ -24,7 +24,9 @@ from artifactctl.fsutil import atomic_write_json, fsync_dir, read_json
 from artifactctl.project import Project
 
 # op name -> "module:function(project, journal) -> str" (a message for the user)
-RECOVERY: dict[str, str] = {}
+RECOVERY: dict[str, str] = {
+    "pull": "artifactctl.sync:recover_pull",
+}
 
 INTENT = "intent.json"
 
