@@ -119,12 +119,10 @@ def _root_cause(exc: BaseException) -> str:
 @contextlib.contextmanager
 def _remote_op(action: str) -> Iterator[None]:
     """Like dvc_errors(remote=True), adding the first cause DVC logged (credentials, network)."""
-    from dvc.exceptions import DvcException
-
     with _capture_dvc_log() as captured:
         try:
             yield
-        except (DvcException, OSError) as exc:
+        except Exception as exc:  # DVC, botocore, aiohttp, OSError: all mean the transfer failed
             cause = captured.first_cause()
             text = _message(exc)
             if cause and cause not in text:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import errno
 import os
 import shutil
 import threading
@@ -181,7 +182,16 @@ def pull(
         journal = _begin_journal(project, outs, rules, prefer)
         try:
             report = _pull_locked(
-                project, outs, wanted, remote_name, prefer, force, jobs, verify, progress
+                project,
+                outs,
+                wanted,
+                remote_name,
+                prefer,
+                force,
+                jobs,
+                verify,
+                progress,
+                journal.path / "scratch",
             )
         except BaseException:
             _restore_preserved(project, journal)
@@ -202,6 +212,7 @@ def _pull_locked(
     jobs: int,
     verify: bool,
     progress: ProgressFactory,
+    scratch: Path,
 ) -> PullReport:
     from artifactctl import dvcrepo
 
@@ -268,7 +279,7 @@ def _pull_locked(
             everything = len(whole) == len(outs) and not wanted
             dvcrepo.checkout(project.root, None if everything else whole)
         for rel in single:
-            _copy_from_cache(project, rel, selected[rel])
+            _copy_from_cache(project, rel, selected[rel], scratch)
         advance(total)
 
     if verify and to_write:
@@ -337,19 +348,32 @@ def _checkout_plan(
     return whole, single
 
 
-def _copy_from_cache(project: Project, rel: str, md5: str) -> None:
-    """Write one file from its cache object: temporary name, then rename (never partial)."""
+def _copy_from_cache(project: Project, rel: str, md5: str, scratch: Path) -> None:
+    """Write one file from its cache object: a temporary copy, then a rename (never partial).
+
+    The temporary copy lives in the journal folder, so a crash leaves no stray
+    file in the workspace (the journal is removed by recovery).
+    """
     src = cache_object(project.cache_dir, md5)
     dst = project.root / rel
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.artifactctl-tmp")
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = scratch / f"{md5}-{os.getpid()}"
     try:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        try:
+            os.replace(tmp, dst)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            beside = dst.with_name(f".{dst.name}.artifactctl-tmp")  # .dvc/tmp on another disk
+            shutil.move(tmp, beside)
+            os.replace(beside, dst)
     except FileNotFoundError:
+        pass  # left for verification to report: the object vanished from the cache
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        # Left for verification to report; DVC's fetch said the object was there.
 
 
 def _size(project: Project, md5: str) -> int:

@@ -158,20 +158,37 @@ class S3Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=8)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+        self._remove_sockets()
         deadline = time.monotonic() + 10
         while port_answers(self.ports["s3.port"], 0.2) and time.monotonic() < deadline:
             time.sleep(0.2)
 
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes mid-request, as in an outage."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        """weed puts gRPC sockets in /tmp named by port; a killed server leaves them behind."""
+        for port in self.ports.values():
+            for sock in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+                with contextlib.suppress(OSError):
+                    sock.unlink()
+
     @contextlib.contextmanager
-    def down(self) -> Iterator[None]:
+    def down(self, kill: bool = False) -> Iterator[None]:
         """The server is stopped inside the block and started again (same ports, same data)."""
-        self.stop()
+        self.kill() if kill else self.stop()
         try:
             yield
         finally:
