@@ -91,8 +91,6 @@ def add_rule(project: Project, given: str) -> RuleChange:
     if rule in current:
         return RuleChange(rule, False, current)
     rules.append(rule)
-    if len(rules) > 1:
-        rules.multiline(True)
     atomic_write_text(path, doc.as_string())
     return RuleChange(rule, True, [*current, rule])
 
