@@ -87,9 +87,20 @@ def test_wrong_credentials_are_exit_3_with_one_line(
     assert "Traceback" not in result.stderr
     assert not (repo / TRAIN).exists()
     # push with wrong credentials too
-    edit(repo / "artifacts/notes.txt", "x")
-    result = artifactctl(pipeline_repo.parent / "clone", "push", timeout=300)
-    assert result.returncode == 3
+    result = artifactctl(repo, "push", timeout=300)
+    assert result.returncode == 3, result.stderr
+    assert "pushing to remote 's3' failed" in " ".join(result.stderr.split())
+
+
+def bytes_read(pid: int) -> int:
+    """What a process has read so far (``rchar`` in /proc/PID/io), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def big_repo(path: Path, remote_prefix: str, server: S3Server, mib: int) -> Path:
@@ -112,11 +123,14 @@ def test_server_killed_mid_push_then_rerun_completes(
     s3_outage_server: S3Server, tmp_path: Path
 ) -> None:
     server = s3_outage_server
-    repo = big_repo(tmp_path / "repo", f"push-{uuid.uuid4().hex[:8]}", server, 120)
+    repo = big_repo(tmp_path / "repo", f"push-{uuid.uuid4().hex[:8]}", server, 60)
     proc = subprocess.Popen(
         [str(BIN / "artifactctl"), "push"], cwd=repo, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(2.5)  # start-up, then the upload is under way
+    # Kill the server once the push has read 8 MiB of the cache: the upload is under way.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and bytes_read(proc.pid) < 8 << 20:
+        time.sleep(0.02)
     with server.down(kill=True):
         _, stderr = proc.communicate(timeout=300)
         if proc.returncode == 0:
@@ -138,7 +152,7 @@ def test_server_killed_mid_pull_leaves_workspace_intact_then_rerun_completes(
     s3_outage_server: S3Server, tmp_path: Path
 ) -> None:
     server = s3_outage_server
-    repo = big_repo(tmp_path / "repo", f"pull-{uuid.uuid4().hex[:8]}", server, 120)
+    repo = big_repo(tmp_path / "repo", f"pull-{uuid.uuid4().hex[:8]}", server, 60)
     assert artifactctl(repo, "push", timeout=300).returncode == 0
     other = clone(repo, tmp_path / "other")
     (other / "data").mkdir()
