@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from artifactctl.app import app
 from artifactctl.commands import clean, init, registry, status  # noqa: F401  (registers commands)
+from artifactctl.commands import preserve as _preserve  # noqa: F401
+from artifactctl.commands import remote as _remote  # noqa: F401
+from artifactctl.commands import sync as _sync  # noqa: F401
 
 
 def main() -> None:

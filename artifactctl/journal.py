@@ -27,6 +27,7 @@ from artifactctl.project import Project
 RECOVERY: dict[str, str] = {
     "registry": "artifactctl.registry:recover",
     "clean": "artifactctl.retention:recover_clean",
+    "pull": "artifactctl.sync:recover_pull",
 }
 
 INTENT = "intent.json"

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bench.common import Row
 
-BENCHMARKS = ("startup", "clean", "registry")
+BENCHMARKS = ("startup", "pull", "clean", "registry")
 
 
 def main() -> None:

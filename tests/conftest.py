@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from support import BIN, copy_pipeline, dvc, point_remote
 
+pytest_plugins = ["s3server"]  # the real S3 server fixtures (SeaweedFS)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
