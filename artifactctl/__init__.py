@@ -22,6 +22,9 @@ _LAZY = {
     "context": "artifactctl.layout:context",
     "Context": "artifactctl.layout:Context",
     "validate_name": "artifactctl.layout:validate_name",
+    "save_run": "artifactctl.runs:save_run",
+    "load_run": "artifactctl.runs:load_run",
+    "LoadedRun": "artifactctl.runs:LoadedRun",
 }
 
 

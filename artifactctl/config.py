@@ -21,7 +21,16 @@ from artifactctl.errors import SettingsError
 MODES = ("test", "production")
 ENV_PREFIX = "ARTIFACTCTL_"
 # ARTIFACTCTL_* variables that are not settings (read where they are used).
-NON_SETTING_ENV = frozenset({"ARTIFACTCTL_MODE", "ARTIFACTCTL_DEBUG"})
+NON_SETTING_ENV = frozenset(
+    {
+        "ARTIFACTCTL_MODE",
+        "ARTIFACTCTL_DEBUG",
+        # set by `artifactctl run` for the stages of a test run (see layout.context)
+        "ARTIFACTCTL_TEST_NAME",
+        "ARTIFACTCTL_OVERRIDES",
+        "ARTIFACTCTL_FORCE",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)

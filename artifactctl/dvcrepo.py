@@ -8,13 +8,37 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artifactctl.errors import DvcError, RemoteError
+from artifactctl.errors import CheckFailed, DvcError, RemoteError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+class StageFailed(CheckFailed):
+    """A pipeline stage exited non-zero (exit 1); the message ends with its output's tail."""
+
+    def __init__(self, stage: str, detail: str, log: Path | None, tail: str | None = None) -> None:
+        if tail is None:
+            tail = log_tail(log) if log is not None else ""
+        text = f"stage {stage!r} failed: {detail}"
+        if tail:
+            text += "\n" + tail
+        hint = f"full output: {log}" if log is not None else "fix the stage and run it again"
+        super().__init__(text, hint)
+        self.stage = stage
+        self.tail = tail
+
+
+def log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _message(exc: BaseException) -> str:
@@ -59,3 +83,157 @@ def missing_on_remote(root: Path, md5s: Iterable[str], remote: str | None = None
     finally:
         repo.close()
     return set(wanted) - present
+
+
+# --- dvc repro, with the overwrite policy decided before anything runs ---
+
+
+@dataclass(frozen=True)
+class ReproStep:
+    """One stage ``dvc repro`` would visit, and whether it would run."""
+
+    name: str  # DVC's addressing: "train@v2-006"
+    would_run: bool
+    reason: str  # "forced", "changed", "upstream", "" (unchanged)
+    outs: tuple[str, ...]  # repository-relative POSIX paths
+    persist: tuple[str, ...]  # outs DVC does not delete before running (persist: true)
+
+
+@dataclass
+class StageRun:
+    name: str
+    ran: bool
+    seconds: float
+    log: Path
+    error: str | None = None
+
+
+def stage_names(root: Path) -> list[str]:
+    """Every stage DVC knows (foreach instances resolved), in no particular order."""
+    repo = open_repo(root)
+    try:
+        with dvc_errors("reading dvc.yaml"):
+            return [s.addressing for s in repo.index.stages]
+    finally:
+        repo.close()
+
+
+def reproduce(
+    root: Path,
+    targets: list[str] | None,
+    *,
+    force: bool,
+    approve: Callable[[list[ReproStep]], None],
+    log_dir: Path,
+    on_start: Callable[[str], None] = lambda name: None,
+    on_end: Callable[[StageRun], None] = lambda run: None,
+) -> list[StageRun]:
+    """``dvc repro [--force] [targets]``, after ``approve(plan)`` has accepted the plan.
+
+    The plan lists every stage DVC would visit, in DVC's order, and whether it
+    would run (changed, forced, or downstream of a stage that runs: DVC deletes
+    a running stage's outputs first, so this is decided before anything runs).
+    ``approve`` raises to stop. Each stage's stdout/stderr goes to
+    ``log_dir/<stage>.log``; a failing stage raises StageFailed.
+    """
+    import time
+
+    repo = open_repo(root)
+    try:
+        with dvc_errors("planning dvc repro"):
+            from dvc.repo.reproduce import _reproduce_stage, collect_stages, get_active_graph
+            from dvc.repo.reproduce import plan_repro as dvc_plan
+
+            chosen = collect_stages(repo, targets or ["dvc.yaml"])
+            graph = get_active_graph(repo.index.graph)
+            steps = dvc_plan(graph, chosen)
+            plan = _plan(root, graph, steps, force)
+        approve(plan)
+
+        runs: list[StageRun] = []
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+        def repro_fn(stage: Any, **kwargs: Any) -> Any:
+            name = stage.addressing
+            log = log_dir / (_safe(name) + ".log")
+            on_start(name)
+            began = time.monotonic()
+            try:
+                with _redirect_fds(log):
+                    ret = _reproduce_stage(stage, **kwargs)
+            except Exception as exc:
+                run = StageRun(name, True, time.monotonic() - began, log, _message(exc))
+                runs.append(run)
+                on_end(run)
+                raise
+            run = StageRun(name, ret is not None, time.monotonic() - began, log)
+            runs.append(run)
+            on_end(run)
+            return ret
+
+        from dvc.exceptions import ReproductionError
+
+        try:
+            with dvc_errors("dvc repro"):
+                repo.reproduce(targets or None, force=force, repro_fn=repro_fn)
+        except DvcError as exc:
+            failed = next((r for r in runs if r.error is not None), None)
+            cause = exc.__cause__
+            if failed is not None and isinstance(cause, ReproductionError):
+                raise StageFailed(failed.name, failed.error or "", failed.log) from None
+            raise
+        return runs
+    finally:
+        repo.close()
+
+
+def _plan(root: Path, graph: Any, steps: list[Any], force: bool) -> list[ReproStep]:
+    would: dict[Any, bool] = {}
+    plan = []
+    for stage in steps:
+        upstream = any(would.get(dep, False) for dep in graph.successors(stage))
+        if stage.frozen and not force:
+            run, reason = False, ""
+        elif force:
+            run, reason = True, "forced"
+        elif stage.changed():
+            run, reason = True, "changed"
+        elif upstream:
+            run, reason = True, "upstream"
+        else:
+            run, reason = False, ""
+        would[stage] = run
+        outs = tuple(_rel(root, out.fs_path) for out in stage.outs)
+        persist = tuple(_rel(root, out.fs_path) for out in stage.outs if out.persist)
+        plan.append(ReproStep(stage.addressing, run, reason, outs, persist))
+    return plan
+
+
+def _rel(root: Path, path: str) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "@-_." else "_" for c in name)
+
+
+@contextlib.contextmanager
+def _redirect_fds(log: Path) -> Iterator[None]:
+    """Send fd 1 and 2 (and so the stage's subprocess) to ``log``: --json stdout stays clean."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (fd, *saved):
+            os.close(f)
