@@ -136,55 +136,72 @@ def reproduce(
     ``approve`` raises to stop. Each stage's stdout/stderr goes to
     ``log_dir/<stage>.log``; a failing stage raises StageFailed.
     """
-    import time
-
     repo = open_repo(root)
     try:
-        with dvc_errors("planning dvc repro"):
-            from dvc.repo.reproduce import _reproduce_stage, collect_stages, get_active_graph
-            from dvc.repo.reproduce import plan_repro as dvc_plan
+        from dvc.repo import lock_repo
 
-            chosen = collect_stages(repo, targets or ["dvc.yaml"])
-            graph = get_active_graph(repo.index.graph)
-            steps = dvc_plan(graph, chosen)
-            plan = _plan(root, graph, steps, force)
-        approve(plan)
-
-        runs: list[StageRun] = []
-        log_dir.mkdir(parents=True, exist_ok=True)
-
-        def repro_fn(stage: Any, **kwargs: Any) -> Any:
-            name = stage.addressing
-            log = log_dir / (_safe(name) + ".log")
-            on_start(name)
-            began = time.monotonic()
-            try:
-                with _redirect_fds(log):
-                    ret = _reproduce_stage(stage, **kwargs)
-            except Exception as exc:
-                run = StageRun(name, True, time.monotonic() - began, log, _message(exc))
-                runs.append(run)
-                on_end(run)
-                raise
-            run = StageRun(name, ret is not None, time.monotonic() - began, log)
-            runs.append(run)
-            on_end(run)
-            return ret
-
-        from dvc.exceptions import ReproductionError
-
-        try:
-            with dvc_errors("dvc repro"):
-                repo.reproduce(targets or None, force=force, repro_fn=repro_fn)
-        except DvcError as exc:
-            failed = next((r for r in runs if r.error is not None), None)
-            cause = exc.__cause__
-            if failed is not None and isinstance(cause, ReproductionError):
-                raise StageFailed(failed.name, failed.error or "", failed.log) from None
-            raise
-        return runs
+        # One DVC lock over planning and running: nothing changes in between.
+        with lock_repo(repo):
+            return _plan_and_run(repo, root, targets, force, approve, log_dir, on_start, on_end)
     finally:
         repo.close()
+
+
+def _plan_and_run(
+    repo: Any,
+    root: Path,
+    targets: list[str] | None,
+    force: bool,
+    approve: Callable[[list[ReproStep]], None],
+    log_dir: Path,
+    on_start: Callable[[str], None],
+    on_end: Callable[[StageRun], None],
+) -> list[StageRun]:
+    import time
+
+    with dvc_errors("planning dvc repro"):
+        from dvc.repo.reproduce import _reproduce_stage, collect_stages, get_active_graph
+        from dvc.repo.reproduce import plan_repro as dvc_plan
+
+        chosen = collect_stages(repo, targets or ["dvc.yaml"])
+        graph = get_active_graph(repo.index.graph)
+        steps = dvc_plan(graph, chosen)
+        plan = _plan(root, graph, steps, force)
+    approve(plan)
+
+    runs: list[StageRun] = []
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    def repro_fn(stage: Any, **kwargs: Any) -> Any:
+        name = stage.addressing
+        log = log_dir / (_safe(name) + ".log")
+        on_start(name)
+        began = time.monotonic()
+        try:
+            with _redirect_fds(log):
+                ret = _reproduce_stage(stage, **kwargs)
+        except Exception as exc:
+            run = StageRun(name, True, time.monotonic() - began, log, _message(exc))
+            runs.append(run)
+            on_end(run)
+            raise
+        run = StageRun(name, ret is not None, time.monotonic() - began, log)
+        runs.append(run)
+        on_end(run)
+        return ret
+
+    from dvc.exceptions import ReproductionError
+
+    try:
+        # DVC's own messages (the "git add dvc.lock" advice) must not reach --json stdout.
+        with dvc_errors("dvc repro"), _redirect_fds(log_dir / "dvc.log"):
+            repo.reproduce(targets or None, force=force, repro_fn=repro_fn)
+    except DvcError as exc:
+        failed = next((r for r in runs if r.error is not None), None)
+        if failed is not None and isinstance(exc.__cause__, ReproductionError):
+            raise StageFailed(failed.name, failed.error or "", failed.log) from None
+        raise
+    return runs
 
 
 def _plan(root: Path, graph: Any, steps: list[Any], force: bool) -> list[ReproStep]:

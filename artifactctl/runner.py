@@ -60,8 +60,9 @@ class RunReport:
     stages: list[StageResult] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
     replaced: list[dict[str, Any]] = field(default_factory=list)  # forced production replacements
+    refused: list[dict[str, Any]] = field(default_factory=list)  # what --force would replace
     metric: str = "rmse"
-    status: str = "ok"  # ok | failed
+    status: str = "ok"  # ok | failed | refused
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -488,10 +489,16 @@ def run_production(
                     md5, sha = policy.content_hashes(path)
                     at_risk[out] = (step.name, decision.experiment, md5, sha)
         if refused:
-            listing = "; ".join(f"{out} ({step.name}: {step.reason})" for step, out in refused)
+            report.status = "refused"
+            report.refused = [
+                {"path": out, "stage": step.name, "reason": step.reason} for step, out in refused
+            ]
+            shown = ", ".join(out for _, out in refused[:4])
+            more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
+            stages = ", ".join(dict.fromkeys(f"{s.name} ({s.reason})" for s, _ in refused))
             raise policy.OverwriteRefused(
-                f"production run would replace {len(refused)} artifact(s) of registered "
-                f"experiments: {listing}"
+                f"production run would replace {len(refused)} existing artifact(s) of "
+                f"registered experiments: {shown}{more}; stages that would run: {stages}"
             )
 
     results: dict[str, StageResult] = {}

@@ -115,7 +115,7 @@ def _execute(
                 )
         except CheckFailed as exc:
             partial = getattr(exc, "report", None)
-            if partial is not None and partial.stages:
+            if partial is not None and (partial.stages or partial.refused):
                 out.result(partial.to_dict(), lambda console: render(console, partial))
             raise
     out.result(report.to_dict(), lambda console: render(console, report))
@@ -176,20 +176,24 @@ def render(console: Console, report: RunReport) -> None:
     ]
     where = report.path + ("/" if not report.path.endswith("/") else "")
     title = f"{report.mode} run" + (f" {report.name}" if report.name else "") + f" -> {where}"
-    console.print(
-        table(
-            title,
-            ["stage", "experiment", "status", "duration", "outputs", report.metric],
-            rows,
-            justify_right=("duration", "outputs", report.metric),
-            no_wrap=("stage",),
+    if rows:
+        console.print(
+            table(
+                title,
+                ["stage", "experiment", "status", "duration", "outputs", report.metric],
+                rows,
+                justify_right=("duration", "outputs", report.metric),
+                no_wrap=("stage",),
+            )
         )
-    )
-    ran = sum(1 for s in report.stages if s.status == "ran")
-    console.print(f"\n{ran} stage(s) ran, {len(report.stages) - ran} not run")
+        ran = sum(1 for s in report.stages if s.status == "ran")
+        console.print(f"\n{ran} stage(s) ran, {len(report.stages) - ran} not run")
     if report.overrides:
         pairs = ", ".join(f"{k}={v}" for k, v in report.overrides.items())
         console.print(f"overrides (this run only): {pairs}")
+    for item in report.refused:
+        why = f"{item['stage']}: {item['reason']}"
+        console.print(f"[red]would replace[/red] {item['path']} ({why})")
     for record in report.replaced:
         console.print(
             f"[yellow]replaced[/yellow] {record['path']} "
