@@ -172,29 +172,36 @@ def _plan_and_run(
     runs: list[StageRun] = []
     log_dir.mkdir(parents=True, exist_ok=True)
 
+    outer: list[_Capture] = []
+
+    def report(callback: Callable[[Any], None], arg: Any) -> None:
+        with outer[0].paused() if outer else contextlib.nullcontext():
+            callback(arg)
+
     def repro_fn(stage: Any, **kwargs: Any) -> Any:
         name = stage.addressing
         log = log_dir / (_safe(name) + ".log")
-        on_start(name)
+        report(on_start, name)
         began = time.monotonic()
         try:
-            with _redirect_fds(log):
+            with _capture(log):
                 ret = _reproduce_stage(stage, **kwargs)
         except Exception as exc:
             run = StageRun(name, True, time.monotonic() - began, log, _message(exc))
             runs.append(run)
-            on_end(run)
+            report(on_end, run)
             raise
         run = StageRun(name, ret is not None, time.monotonic() - began, log)
         runs.append(run)
-        on_end(run)
+        report(on_end, run)
         return ret
 
     from dvc.exceptions import ReproductionError
 
     try:
         # DVC's own messages (the "git add dvc.lock" advice) must not reach --json stdout.
-        with dvc_errors("dvc repro"), _redirect_fds(log_dir / "dvc.log"):
+        with dvc_errors("dvc repro"), _capture(log_dir / "dvc.log") as cap:
+            outer.append(cap)
             repo.reproduce(targets or None, force=force, repro_fn=repro_fn)
     except DvcError as exc:
         failed = next((r for r in runs if r.error is not None), None)
@@ -234,23 +241,75 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "@-_." else "_" for c in name)
 
 
-@contextlib.contextmanager
-def _redirect_fds(log: Path) -> Iterator[None]:
-    """Send fd 1 and 2 (and so the stage's subprocess) to ``log``: --json stdout stays clean."""
-    import sys
+class _Capture:
+    """Send everything DVC and the stages print to a log file: --json stdout stays clean.
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        yield
-    finally:
+    Three layers: fd 1 and 2 (a stage's subprocess inherits them), sys.stdout
+    and sys.stderr (DVC's ui), and the streams DVC's log handlers captured when
+    dvc was imported (they may belong to a caller that has since closed them).
+    ``paused()`` gives the terminal back for a moment (progress callbacks).
+    """
+
+    def __init__(self) -> None:
+        self.file: Any = None
+
+    def start(self, log: Path) -> None:
+        import logging
+        import sys
+
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for f in (fd, *saved):
+        self.fds = os.dup(1), os.dup(2)
+        self.streams = sys.stdout, sys.stderr
+        self.handlers = [
+            h for h in logging.getLogger("dvc").handlers if isinstance(h, logging.StreamHandler)
+        ]
+        self.handler_streams = [h.stream for h in self.handlers]
+        self.file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._to_file()
+
+    def _to_file(self) -> None:
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(ValueError, OSError):
+                stream.flush()
+        os.dup2(self.file.fileno(), 1)
+        os.dup2(self.file.fileno(), 2)
+        sys.stdout = sys.stderr = self.file
+        for handler in self.handlers:
+            handler.stream = self.file
+
+    def _back(self) -> None:
+        import sys
+
+        self.file.flush()
+        sys.stdout, sys.stderr = self.streams
+        for handler, stream in zip(self.handlers, self.handler_streams, strict=True):
+            handler.stream = stream
+        os.dup2(self.fds[0], 1)
+        os.dup2(self.fds[1], 2)
+
+    def stop(self) -> None:
+        self._back()
+        for f in self.fds:
             os.close(f)
+        self.file.close()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._back()
+        try:
+            yield
+        finally:
+            self._to_file()
+
+
+@contextlib.contextmanager
+def _capture(log: Path) -> Iterator[_Capture]:
+    cap = _Capture()
+    cap.start(log)
+    try:
+        yield cap
+    finally:
+        cap.stop()

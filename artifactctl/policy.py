@@ -139,9 +139,10 @@ def now_iso() -> str:
 
 
 def command_line() -> str:
+    """This process's command line (library callers; the CLI passes its own)."""
     import shlex
 
-    return shlex.join(["artifactctl", *sys.argv[1:]])
+    return shlex.join([os.path.basename(sys.argv[0]) if sys.argv else "python", *sys.argv[1:]])
 
 
 def append_records(project: Project, records: Iterable[OverwriteRecord]) -> None:

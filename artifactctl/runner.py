@@ -228,7 +228,7 @@ def run_test(
     """Run the selected stages with every write routed to ``artifacts/tests/<name>/``."""
     from artifactctl.yamlio import load_yaml
 
-    name = layout.validate_name(name or layout.new_test_name(), "test name")
+    name = layout.validate_name(layout.new_test_name() if name is None else name, "test name")
     experiments = check_experiments(project, experiments or [])
     overrides = overrides or {}
     params = layout.apply_overrides(load_yaml(project.root / "params.yaml") or {}, overrides)

@@ -58,11 +58,17 @@ def run_command(
                 "-S is for test runs only",
                 hint="production runs what params.yaml says: edit it (or `dvc exp run -S`)",
             )
-    elif name:
+    elif name is not None:
         layout.validate_name(name, "test name")
     for item in exp or []:
         layout.validate_name(item, "experiment ID")
-    _execute(out, project, mode, name, exp or [], set_ or [], force, refresh=False)
+    argv = ["run", "--mode", mode, *(["--name", name] if name else [])]
+    argv += _repeat("--exp", exp) + _repeat("-S", set_) + (["--force"] if force else [])
+    _execute(out, project, mode, name, exp or [], set_ or [], force, False, argv)
+
+
+def _repeat(flag: str, values: list[str] | None) -> list[str]:
+    return [part for value in values or [] for part in (flag, value)]
 
 
 @command(name="refresh")
@@ -83,7 +89,8 @@ def refresh_command(
     project = open_project(out)
     for item in exp or []:
         layout.validate_name(item, "experiment ID")
-    _execute(out, project, "production", None, exp or [], [], force, refresh=True)
+    argv = ["refresh", *_repeat("--exp", exp), *(["--force"] if force else [])]
+    _execute(out, project, "production", None, exp or [], [], force, True, argv)
 
 
 def _execute(
@@ -95,9 +102,14 @@ def _execute(
     sets: list[str],
     force: bool,
     refresh: bool,
+    argv: list[str],
 ) -> None:
+    import shlex
+
     from artifactctl import runner
     from artifactctl.errors import CheckFailed
+
+    command = shlex.join(["artifactctl", *argv])
 
     with _stage_progress(out) as progress:
         try:
@@ -107,11 +119,17 @@ def _execute(
                     name=name,
                     experiments=exps,
                     overrides=runner.parse_overrides(sets),
+                    command=command,
                     progress=progress,
                 )
             else:
                 report = runner.run_production(
-                    project, experiments=exps, force=force, refresh=refresh, progress=progress
+                    project,
+                    experiments=exps,
+                    force=force,
+                    refresh=refresh,
+                    command=command,
+                    progress=progress,
                 )
         except CheckFailed as exc:
             partial = getattr(exc, "report", None)
