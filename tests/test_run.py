@@ -489,3 +489,45 @@ def test_reference_production_refuses_then_forced_replacement_is_logged(
     assert "artifacts/models/candidates/v2-006" in {r["path"] for r in logged}
     assert {r["experiment"] for r in logged} == {"v2-006"}
     assert dvc(pipeline_repo, "status", "-q", check=False).returncode == 0
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(exp=st.text(max_size=110) | st.sampled_from(["..", "e-1/..", "/e-1", "e-1\n", " e-1"]))
+def test_generated_experiment_ids_are_refused_unless_registered(tiny: Path, exp: str) -> None:
+    if exp in ("e-1", "e-2") or "\x00" in exp:
+        return  # registered ones run; NUL cannot cross argv
+    before = snapshot(tiny)
+    for mode in ("test", "production"):
+        result = invoke(tiny, "run", "--mode", mode, "--exp", exp)
+        assert result.exit_code == 2, result.output
+    assert snapshot(tiny) == before
+
+
+@pytest.mark.slow
+def test_reference_stage_run_by_hand_in_production_refuses_to_replace(
+    pipeline_repo: Path,
+) -> None:
+    import os
+
+    from support import sh
+
+    model = pipeline_repo / "artifacts/models/candidates/v2-006/model.joblib"
+    old = model.read_bytes()
+    env = {**os.environ, "ARTIFACTCTL_MODE": "production"}
+    env.pop("DVC_STAGE", None)
+    proc = sh(
+        "python",
+        "-m",
+        "artifactctl.pipeline.train",
+        "v2-006",
+        cwd=pipeline_repo,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode != 0
+    assert "refusing to replace" in proc.stderr
+    assert model.read_bytes() == old
