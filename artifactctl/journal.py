@@ -24,7 +24,10 @@ from artifactctl.fsutil import atomic_write_json, fsync_dir, read_json
 from artifactctl.project import Project
 
 # op name -> "module:function(project, journal) -> str" (a message for the user)
-RECOVERY: dict[str, str] = {}
+RECOVERY: dict[str, str] = {
+    # a production run killed after DVC began replacing registered artifacts
+    "production-run": "artifactctl.runner:recover_production_run",
+}
 
 INTENT = "intent.json"
 

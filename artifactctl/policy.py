@@ -109,6 +109,7 @@ class OverwriteRecord:
     md5_after: str | None  # None: the stage removed it and did not write it again
     sha256_before: str | None
     sha256_after: str | None
+    note: str | None = None  # "interrupted": recorded by recovery after a crash
 
     def to_dict(self) -> dict[str, str | None]:
         return asdict(self)

@@ -25,6 +25,7 @@ from typing import Any
 from artifactctl import layout, policy
 from artifactctl.errors import CheckFailed, UsageError
 from artifactctl.fsutil import atomic_write_json
+from artifactctl.journal import Journal
 from artifactctl.project import Project
 from artifactctl.tracked import _TEMPLATE, _expand, _lookup, load_dvc_yaml
 
@@ -471,6 +472,7 @@ def run_production(
     command = command or policy.command_line()
     at_risk: dict[str, tuple[str, str | None, str | None, str | None]] = {}
     planned: dict[str, dvcrepo.ReproStep] = {}
+    journal: list[Journal] = []
 
     def approve(plan: list[dvcrepo.ReproStep]) -> None:
         refused = []
@@ -488,6 +490,20 @@ def run_production(
                 elif decision.action == policy.REPLACE:
                     md5, sha = policy.content_hashes(path)
                     at_risk[out] = (step.name, decision.experiment, md5, sha)
+        if at_risk and not refused:
+            # Durable before DVC deletes anything: a crash still gets recorded.
+            journal.append(
+                Journal.begin(
+                    project,
+                    "production-run",
+                    {
+                        "command": command,
+                        "who": policy.who(),
+                        "when": policy.now_iso(),
+                        "at_risk": {k: list(v) for k, v in at_risk.items()},
+                    },
+                )
+            )
         if refused:
             report.status = "refused"
             report.refused = [
@@ -541,6 +557,8 @@ def run_production(
         raise
     finally:
         report.replaced = _record(project, at_risk, results, command)
+        for entry in journal:
+            entry.finish()
     return report
 
 
@@ -591,3 +609,41 @@ def _record(
         )
     policy.append_records(project, records)
     return [r.to_dict() for r in records]
+
+
+def recover_production_run(project: Project, journal: Journal) -> str:
+    """A forced production run died mid-way: record what it had replaced by then."""
+    from artifactctl.errors import LockHeld
+
+    try:
+        with project.lock(timeout=0):
+            records = []
+            for out, (stage, exp, md5_before, sha_before) in sorted(
+                journal.data.get("at_risk", {}).items()
+            ):
+                md5_after, sha_after = policy.content_hashes(project.root / out)
+                if md5_after == md5_before:
+                    continue  # its stage never got to it
+                records.append(
+                    policy.OverwriteRecord(
+                        when=str(journal.data.get("when")),
+                        who=str(journal.data.get("who")),
+                        command=str(journal.data.get("command")),
+                        stage=stage,
+                        experiment=exp,
+                        path=out,
+                        md5_before=md5_before,
+                        md5_after=md5_after,
+                        sha256_before=sha_before,
+                        sha256_after=sha_after,
+                        note="interrupted",
+                    )
+                )
+            policy.append_records(project, records)
+            journal.finish()
+    except LockHeld:
+        return "a production run is still in progress; its replacements are logged when it ends"
+    return (
+        f"a production run was interrupted; recorded {len(records)} replaced artifact(s) in "
+        f"{project.rel(policy.log_path(project))} (restore with `dvc checkout` if needed)"
+    )

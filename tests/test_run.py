@@ -39,6 +39,11 @@ elif sys.argv[1] == "fit":
         print("boom: asked to fail")
         sys.exit(3)
     base = ctx.input_path("data/base.txt").read_text()
+    if e["sleep"]:
+        import time
+
+        print("sleeping", flush=True)
+        time.sleep(e["sleep"])
     d = ctx.path(f"models/{e['phase']}/{key}")
     d.mkdir(parents=True, exist_ok=True)
     (d / "model.txt").write_text(base + f"value={e['value']}\\n")
@@ -73,8 +78,8 @@ PARAMS = """
 data:
   seed: 1
 experiments:
-  e-1: {phase: candidates, model: ridge, value: 1, fail: false}
-  e-2: {phase: baseline, model: ridge, value: 2, fail: false}
+  e-1: {phase: candidates, model: ridge, value: 1, fail: false, sleep: 0}
+  e-2: {phase: baseline, model: ridge, value: 2, fail: false, sleep: 0}
 """
 
 PRODUCTION_MODEL = "artifacts/models/candidates/e-1/model.txt"
@@ -388,7 +393,8 @@ def test_production_force_replaces_and_logs_each_replacement(tiny: Path) -> None
 def test_production_writes_a_new_experiments_missing_artifacts_without_force(tiny: Path) -> None:
     params = tiny / "params.yaml"
     params.write_text(
-        params.read_text() + "  e-3: {phase: candidates, model: ridge, value: 3, fail: false}\n"
+        params.read_text()
+        + "  e-3: {phase: candidates, model: ridge, value: 3, fail: false, sleep: 0}\n"
     )
     result = invoke(tiny, "run", "--mode", "production", "--exp", "e-3", "--json")
     assert result.exit_code == 0, result.output
@@ -434,6 +440,55 @@ def test_refresh_refuses_then_forced_regenerates_only_the_selection(tiny: Path) 
 def test_refresh_rejects_hostile_experiment_ids(tiny: Path) -> None:
     assert invoke(tiny, "refresh", "--exp", "../x").exit_code == 2
     assert invoke(tiny, "refresh", "--exp", "unknown").exit_code == 2
+
+
+@pytest.mark.slow
+def test_sigkilled_forced_production_run_is_still_logged(tiny: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from support import BIN
+
+    params = tiny / "params.yaml"
+    params.write_text(
+        params.read_text().replace(
+            "value: 1, fail: false, sleep: 0", "value: 5, fail: false, sleep: 60"
+        )
+    )
+    model_dir = tiny / "artifacts/models/candidates/e-1"
+    proc = subprocess.Popen(
+        [BIN / "artifactctl", "run", "--mode", "production", "--force"],
+        cwd=tiny,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    logs = tiny / ".dvc/tmp/artifactctl/repro"
+    while time.monotonic() < deadline:
+        started = any("sleeping" in p.read_text() for p in logs.glob("*/fit@e-1.log"))
+        if started and not model_dir.exists():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the stage never started")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tiny / "artifacts" / layout.OVERWRITE_LOG).exists()
+    status = artifactctl(tiny, "status")
+    assert "interrupted" in status.stderr
+    records = policy.read_records(find_repo(tiny))
+    assert {r["path"] for r in records} == {
+        "artifacts/models/candidates/e-1",
+        "artifacts/experiments/e-1/metrics.json",
+    }
+    assert all(r["note"] == "interrupted" and r["md5_after"] is None for r in records)
+    assert all(r["md5_before"] for r in records)
+    again = artifactctl(tiny, "status")  # recovered once, not again
+    assert "interrupted" not in again.stderr
+    assert len(policy.read_records(find_repo(tiny))) == 2
 
 
 # --- the reference pipeline, end to end ---
