@@ -108,16 +108,6 @@ class StageRun:
     error: str | None = None
 
 
-def stage_names(root: Path) -> list[str]:
-    """Every stage DVC knows (foreach instances resolved), in no particular order."""
-    repo = open_repo(root)
-    try:
-        with dvc_errors("reading dvc.yaml"):
-            return [s.addressing for s in repo.index.stages]
-    finally:
-        repo.close()
-
-
 def reproduce(
     root: Path,
     targets: list[str] | None,

@@ -335,6 +335,8 @@ def _stage_env(name: str, overrides: dict[str, Any]) -> dict[str, str]:
 def _fresh_run_folder(project: Project, base: Path) -> None:
     """A test run with an existing name overwrites it (test runs are disposable)."""
     tests = project.artifacts / layout.TESTS
+    if tests.is_symlink():
+        raise UsageError(f"{project.rel(tests)} is a symlink; test runs stay in the repository")
     tests.mkdir(parents=True, exist_ok=True)
     if base.is_symlink():
         raise UsageError(f"{project.rel(base)} is a symlink; refusing to write through it")
@@ -460,7 +462,7 @@ def run_production(
 
     experiments = check_experiments(project, experiments or [])
     registered = set(load_experiments(project))
-    targets = _targets(project, experiments)
+    targets = _targets(project, experiments) if experiments else None
     metric = project.settings.promotion.metric
     report = RunReport(
         mode="production",
@@ -566,14 +568,14 @@ def _stage_key(name: str) -> str | None:
     return name.rsplit("@", 1)[1] if "@" in name else None
 
 
-def _targets(project: Project, experiments: list[str]) -> list[str] | None:
-    if not experiments:
-        return None
-    from artifactctl import dvcrepo
+def _targets(project: Project, experiments: list[str]) -> list[str]:
+    """DVC addresses of the experiments' stages (foreach key = ID); DVC adds upstream."""
+    from artifactctl.yamlio import load_yaml
 
-    names = dvcrepo.stage_names(project.root)
-    targets = [n for n in names if _stage_key(n) in experiments]
-    missing = [e for e in experiments if not any(_stage_key(n) == e for n in names)]
+    params = load_yaml(project.root / "params.yaml") or {}
+    stages = load_stages(project.root, params)
+    targets = [s.name for s in stages if s.key in experiments]
+    missing = [e for e in experiments if not any(s.key == e for s in stages)]
     if missing:
         raise UsageError(f"experiment {missing[0]!r} has no stage in dvc.yaml")
     return targets

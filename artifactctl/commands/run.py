@@ -58,8 +58,11 @@ def run_command(
                 "-S is for test runs only",
                 hint="production runs what params.yaml says: edit it (or `dvc exp run -S`)",
             )
-    elif name is not None:
-        layout.validate_name(name, "test name")
+    else:
+        if name is not None:
+            layout.validate_name(name, "test name")
+        if force:
+            out.warn("--force has no effect in test mode: test runs always overwrite")
     for item in exp or []:
         layout.validate_name(item, "experiment ID")
     argv = ["run", "--mode", mode, *(["--name", name] if name else [])]
