@@ -293,6 +293,14 @@ def load_run(run_id_or_path: str | os.PathLike[str], *, start: Path | None = Non
 
     project = find_repo(start)
     folder = resolve_run(project, run_id_or_path)
+    if (
+        not (folder / layout.SAVED_RUN_MANIFEST).exists()
+        and (folder / layout.RUN_MANIFEST).exists()
+    ):
+        raise UsageError(
+            f"{project.rel(folder)} is a test run of `artifactctl run`, not a saved run",
+            hint="use `artifactctl show-run` to inspect it",
+        )
     manifest = _manifest(folder, layout.SAVED_RUN_MANIFEST)
     files = manifest["files"]
     for name in PICKLES:

@@ -248,3 +248,35 @@ def test_generated_names_never_write_outside_tests(repo: Path, test_name: str, r
     for new in after - before:
         resolved = new.resolve()
         assert resolved == tests or tests in resolved.parents, new
+
+
+CRASH_SCRIPT = """
+import numpy as np
+from artifactctl.runs import save_run
+
+big = np.random.default_rng(0).normal(size=400_000)
+for i in range(10_000):
+    save_run(big, preprocessors={"i": i}, run_id=f"r{i}", mode="test", test_name="crash")
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_during_save_run_never_leaves_a_half_written_run(repo: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT], cwd=repo)
+    runs = repo / "artifacts/tests/crash/runs"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(runs.glob("r*"))) < 3:
+        time.sleep(0.05)
+    time.sleep(0.137)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sorted(p.name for p in runs.iterdir() if not p.name.startswith("."))
+    assert len(finished) >= 3
+    for name in finished:
+        run = load_run(name)  # every visible run is complete and verifies
+        assert run.preprocessors == {"i": int(name[1:])}
