@@ -22,17 +22,30 @@ def run_command(
         None,
         "--mode",
         "-m",
+        metavar="MODE",
         help="test (outputs under artifacts/tests/NAME/) or production (dvc repro). "
         "Default: ARTIFACTCTL_MODE, else the default_mode setting.",
     ),
     name: str = typer.Option(
-        None, "--name", "-n", help="Test run name (default: test_YYYYmmdd_HHMMSS_<hex>)."
+        None,
+        "--name",
+        "-n",
+        metavar="NAME",
+        help="Test run name (default: test_YYYYmmdd_HHMMSS_<hex>).",
     ),
     exp: list[str] = typer.Option(
-        None, "--exp", "-e", help="Only this experiment's stages (and what they need); repeatable."
+        None,
+        "--exp",
+        "-e",
+        metavar="ID",
+        help="Only this experiment's stages (and what they need); repeatable.",
     ),
     set_: list[str] = typer.Option(
-        None, "--set", "-S", help="Override a parameter for this test run only: key.sub=value."
+        None,
+        "--set",
+        "-S",
+        metavar="KEY=VALUE",
+        help="Override a parameter for this test run only: key.sub=value.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Production: replace registered experiments' artifacts (logged)."
@@ -77,7 +90,11 @@ def _repeat(flag: str, values: list[str] | None) -> list[str]:
 @command(name="refresh")
 def refresh_command(
     exp: list[str] = typer.Option(
-        None, "--exp", "-e", help="Only this experiment's stages (and what they need); repeatable."
+        None,
+        "--exp",
+        "-e",
+        metavar="ID",
+        help="Only this experiment's stages (and what they need); repeatable.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Replace registered experiments' artifacts (each one is logged)."
