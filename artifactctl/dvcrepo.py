@@ -150,7 +150,12 @@ def _plan_and_run(
     import time
 
     with dvc_errors("planning dvc repro"):
-        from dvc.repo.reproduce import _reproduce_stage, collect_stages, get_active_graph
+        from dvc.repo.reproduce import (
+            _reproduce,
+            _reproduce_stage,
+            collect_stages,
+            get_active_graph,
+        )
         from dvc.repo.reproduce import plan_repro as dvc_plan
 
         chosen = collect_stages(repo, targets or ["dvc.yaml"])
@@ -192,7 +197,17 @@ def _plan_and_run(
         # DVC's own messages (the "git add dvc.lock" advice) must not reach --json stdout.
         with dvc_errors("dvc repro"), _capture(log_dir / "dvc.log") as cap:
             outer.append(cap)
-            repo.reproduce(targets or None, force=force, repro_fn=repro_fn)
+            # Exactly the steps that were approved, as Repo.reproduce would run them
+            # (it re-collects and re-plans; the repository is locked, so same result).
+            with repo.scm_context():
+                _reproduce(
+                    steps,
+                    graph=graph,
+                    on_error="fail",
+                    force=force,
+                    interactive=repo.config["core"].get("interactive", False),
+                    repro_fn=repro_fn,
+                )
     except DvcError as exc:
         failed = next((r for r in runs if r.error is not None), None)
         if failed is not None and isinstance(exc.__cause__, ReproductionError):
