@@ -11,6 +11,7 @@ decided from DVC's own plan before any stage runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -499,6 +500,7 @@ def run_production(
                     project,
                     "production-run",
                     {
+                        "pid": os.getpid(),
                         "command": command,
                         "who": policy.who(),
                         "when": policy.now_iso(),
@@ -560,7 +562,8 @@ def run_production(
     finally:
         report.replaced = _record(project, at_risk, results, command)
         for entry in journal:
-            entry.finish()
+            with contextlib.suppress(FileNotFoundError):
+                entry.finish()
     return report
 
 
@@ -614,38 +617,49 @@ def _record(
 
 
 def recover_production_run(project: Project, journal: Journal) -> str:
-    """A forced production run died mid-way: record what it had replaced by then."""
-    from artifactctl.errors import LockHeld
+    """A forced production run died mid-way: record what it had replaced by then.
 
-    try:
-        with project.lock(timeout=0):
-            records = []
-            for out, (stage, exp, md5_before, sha_before) in sorted(
-                journal.data.get("at_risk", {}).items()
-            ):
-                md5_after, sha_after = policy.content_hashes(project.root / out)
-                if md5_after == md5_before:
-                    continue  # its stage never got to it
-                records.append(
-                    policy.OverwriteRecord(
-                        when=str(journal.data.get("when")),
-                        who=str(journal.data.get("who")),
-                        command=str(journal.data.get("command")),
-                        stage=stage,
-                        experiment=exp,
-                        path=out,
-                        md5_before=md5_before,
-                        md5_after=md5_after,
-                        sha256_before=sha_before,
-                        sha256_after=sha_after,
-                        note="interrupted",
-                    )
-                )
-            policy.append_records(project, records)
-            journal.finish()
-    except LockHeld:
-        return "a production run is still in progress; its replacements are logged when it ends"
+    Called with the repository lock held or, at the latest, by the next command;
+    a journal whose process is still alive belongs to a live run and is left alone.
+    """
+    pid = journal.data.get("pid")
+    if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+        return f"a production run (pid {pid}) is still in progress; it logs its own replacements"
+    records = []
+    for out, (stage, exp, md5_before, sha_before) in sorted(
+        journal.data.get("at_risk", {}).items()
+    ):
+        md5_after, sha_after = policy.content_hashes(project.root / out)
+        if md5_after == md5_before:
+            continue  # its stage never got to it
+        records.append(
+            policy.OverwriteRecord(
+                when=str(journal.data.get("when")),
+                who=str(journal.data.get("who")),
+                command=str(journal.data.get("command")),
+                stage=stage,
+                experiment=exp,
+                path=out,
+                md5_before=md5_before,
+                md5_after=md5_after,
+                sha256_before=sha_before,
+                sha256_after=sha_after,
+                note="interrupted",
+            )
+        )
+    policy.append_records(project, records)
+    journal.finish()
     return (
         f"a production run was interrupted; recorded {len(records)} replaced artifact(s) in "
         f"{project.rel(policy.log_path(project))} (restore with `dvc checkout` if needed)"
     )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
