@@ -23,6 +23,9 @@ _LAZY = {
     "Context": "artifactctl.layout:Context",
     "validate_name": "artifactctl.layout:validate_name",
     "load_champion": "artifactctl.registry:load_champion",
+    "save_run": "artifactctl.runs:save_run",
+    "load_run": "artifactctl.runs:load_run",
+    "LoadedRun": "artifactctl.runs:LoadedRun",
 }
 
 

@@ -8,7 +8,7 @@ joblib) only inside the command bodies, so ``--help`` stays fast.
 from __future__ import annotations
 
 from artifactctl.app import app
-from artifactctl.commands import clean, init, registry, status  # noqa: F401  (registers commands)
+from artifactctl.commands import clean, init, registry, run, status  # noqa: F401  (registers commands)
 from artifactctl.commands import preserve as _preserve  # noqa: F401
 from artifactctl.commands import remote as _remote  # noqa: F401
 from artifactctl.commands import sync as _sync  # noqa: F401

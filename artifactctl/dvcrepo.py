@@ -9,16 +9,40 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artifactctl.errors import DvcError, RemoteError
+from artifactctl.errors import CheckFailed, DvcError, RemoteError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class StageFailed(CheckFailed):
+    """A pipeline stage exited non-zero (exit 1); the message ends with its output's tail."""
+
+    def __init__(self, stage: str, detail: str, log: Path | None, tail: str | None = None) -> None:
+        if tail is None:
+            tail = log_tail(log) if log is not None else ""
+        text = f"stage {stage!r} failed: {detail}"
+        if tail:
+            text += "\n" + tail
+        hint = f"full output: {log}" if log is not None else "fix the stage and run it again"
+        super().__init__(text, hint)
+        self.stage = stage
+        self.tail = tail
+
+
+def log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _message(exc: BaseException) -> str:
@@ -177,3 +201,238 @@ def edit_config(root: Path, level: str, changes: dict[str, Any]) -> None:
                 for part in section.split(".", 1):
                     node = node.setdefault(part, {})
                 node.update(values)
+
+
+# --- dvc repro, with the overwrite policy decided before anything runs ---
+
+
+@dataclass(frozen=True)
+class ReproStep:
+    """One stage ``dvc repro`` would visit, and whether it would run."""
+
+    name: str  # DVC's addressing: "train@v2-006"
+    would_run: bool
+    reason: str  # "forced", "changed", "upstream", "" (unchanged)
+    outs: tuple[str, ...]  # repository-relative POSIX paths
+    persist: tuple[str, ...]  # outs DVC does not delete before running (persist: true)
+
+
+@dataclass
+class StageRun:
+    name: str
+    ran: bool
+    seconds: float
+    log: Path
+    error: str | None = None
+
+
+def reproduce(
+    root: Path,
+    targets: list[str] | None,
+    *,
+    force: bool,
+    approve: Callable[[list[ReproStep]], None],
+    log_dir: Path,
+    on_start: Callable[[str], None] = lambda name: None,
+    on_end: Callable[[StageRun], None] = lambda run: None,
+) -> list[StageRun]:
+    """``dvc repro [--force] [targets]``, after ``approve(plan)`` has accepted the plan.
+
+    The plan lists every stage DVC would visit, in DVC's order, and whether it
+    would run (changed, forced, or downstream of a stage that runs: DVC deletes
+    a running stage's outputs first, so this is decided before anything runs).
+    ``approve`` raises to stop. Each stage's stdout/stderr goes to
+    ``log_dir/<stage>.log``; a failing stage raises StageFailed.
+    """
+    repo = open_repo(root)
+    try:
+        from dvc.repo import lock_repo
+
+        # One DVC lock over planning and running: nothing changes in between.
+        with lock_repo(repo):
+            return _plan_and_run(repo, root, targets, force, approve, log_dir, on_start, on_end)
+    finally:
+        repo.close()
+
+
+def _plan_and_run(
+    repo: Any,
+    root: Path,
+    targets: list[str] | None,
+    force: bool,
+    approve: Callable[[list[ReproStep]], None],
+    log_dir: Path,
+    on_start: Callable[[str], None],
+    on_end: Callable[[StageRun], None],
+) -> list[StageRun]:
+    import time
+
+    with dvc_errors("planning dvc repro"):
+        from dvc.repo.reproduce import (
+            _reproduce,
+            _reproduce_stage,
+            collect_stages,
+            get_active_graph,
+        )
+        from dvc.repo.reproduce import plan_repro as dvc_plan
+
+        chosen = collect_stages(repo, targets or ["dvc.yaml"])
+        graph = get_active_graph(repo.index.graph)
+        steps = dvc_plan(graph, chosen)
+        plan = _plan(root, graph, steps, force)
+    approve(plan)
+
+    runs: list[StageRun] = []
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    outer: list[_Capture] = []
+
+    def report(callback: Callable[[Any], None], arg: Any) -> None:
+        with outer[0].paused() if outer else contextlib.nullcontext():
+            callback(arg)
+
+    def repro_fn(stage: Any, **kwargs: Any) -> Any:
+        name = stage.addressing
+        log = log_dir / (_safe(name) + ".log")
+        report(on_start, name)
+        began = time.monotonic()
+        try:
+            with _capture(log):
+                ret = _reproduce_stage(stage, **kwargs)
+        except Exception as exc:
+            run = StageRun(name, True, time.monotonic() - began, log, _message(exc))
+            runs.append(run)
+            report(on_end, run)
+            raise
+        run = StageRun(name, ret is not None, time.monotonic() - began, log)
+        runs.append(run)
+        report(on_end, run)
+        return ret
+
+    from dvc.exceptions import ReproductionError
+
+    try:
+        # DVC's own messages (the "git add dvc.lock" advice) must not reach --json stdout.
+        with dvc_errors("dvc repro"), _capture(log_dir / "dvc.log") as cap:
+            outer.append(cap)
+            # Exactly the steps that were approved, as Repo.reproduce would run them
+            # (it re-collects and re-plans; the repository is locked, so same result).
+            with repo.scm_context():
+                _reproduce(
+                    steps,
+                    graph=graph,
+                    on_error="fail",
+                    force=force,
+                    interactive=repo.config["core"].get("interactive", False),
+                    repro_fn=repro_fn,
+                )
+    except DvcError as exc:
+        failed = next((r for r in runs if r.error is not None), None)
+        if failed is not None and isinstance(exc.__cause__, ReproductionError):
+            raise StageFailed(failed.name, failed.error or "", failed.log) from None
+        raise
+    return runs
+
+
+def _plan(root: Path, graph: Any, steps: list[Any], force: bool) -> list[ReproStep]:
+    would: dict[Any, bool] = {}
+    plan = []
+    for stage in steps:
+        upstream = any(would.get(dep, False) for dep in graph.successors(stage))
+        if stage.frozen and not force:
+            run, reason = False, ""
+        elif force:
+            run, reason = True, "forced"
+        elif stage.changed():
+            run, reason = True, "changed"
+        elif upstream:
+            run, reason = True, "upstream"
+        else:
+            run, reason = False, ""
+        would[stage] = run
+        outs = tuple(_rel(root, out.fs_path) for out in stage.outs)
+        persist = tuple(_rel(root, out.fs_path) for out in stage.outs if out.persist)
+        plan.append(ReproStep(stage.addressing, run, reason, outs, persist))
+    return plan
+
+
+def _rel(root: Path, path: str) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "@-_." else "_" for c in name)
+
+
+class _Capture:
+    """Send everything DVC and the stages print to a log file: --json stdout stays clean.
+
+    Three layers: fd 1 and 2 (a stage's subprocess inherits them), sys.stdout
+    and sys.stderr (DVC's ui), and the streams DVC's log handlers captured when
+    dvc was imported (they may belong to a caller that has since closed them).
+    ``paused()`` gives the terminal back for a moment (progress callbacks).
+    """
+
+    def __init__(self) -> None:
+        self.file: Any = None
+
+    def start(self, log: Path) -> None:
+        import logging
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.fds = os.dup(1), os.dup(2)
+        self.streams = sys.stdout, sys.stderr
+        self.handlers = [
+            h for h in logging.getLogger("dvc").handlers if isinstance(h, logging.StreamHandler)
+        ]
+        self.handler_streams = [h.stream for h in self.handlers]
+        self.file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._to_file()
+
+    def _to_file(self) -> None:
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(ValueError, OSError):
+                stream.flush()
+        os.dup2(self.file.fileno(), 1)
+        os.dup2(self.file.fileno(), 2)
+        sys.stdout = sys.stderr = self.file
+        for handler in self.handlers:
+            handler.stream = self.file
+
+    def _back(self) -> None:
+        import sys
+
+        self.file.flush()
+        sys.stdout, sys.stderr = self.streams
+        for handler, stream in zip(self.handlers, self.handler_streams, strict=True):
+            handler.stream = stream
+        os.dup2(self.fds[0], 1)
+        os.dup2(self.fds[1], 2)
+
+    def stop(self) -> None:
+        self._back()
+        for f in self.fds:
+            os.close(f)
+        self.file.close()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._back()
+        try:
+            yield
+        finally:
+            self._to_file()
+
+
+@contextlib.contextmanager
+def _capture(log: Path) -> Iterator[_Capture]:
+    cap = _Capture()
+    cap.start(log)
+    try:
+        yield cap
+    finally:
+        cap.stop()

@@ -28,6 +28,8 @@ RECOVERY: dict[str, str] = {
     "registry": "artifactctl.registry:recover",
     "clean": "artifactctl.retention:recover_clean",
     "pull": "artifactctl.sync:recover_pull",
+    # a production run killed after DVC began replacing registered artifacts
+    "production-run": "artifactctl.runner:recover_production_run",
 }
 
 INTENT = "intent.json"

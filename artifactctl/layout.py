@@ -7,9 +7,13 @@ under ``artifacts/tests/<name>/`` in test mode.
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
-from dataclasses import dataclass
+import secrets
+import time
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,6 +47,15 @@ KEEP_MARKER = ".keep"  # `artifactctl keep NAME` puts this file in the run folde
 RUNS = "runs"
 SAVED_RUN_MANIFEST = "manifest.json"
 SAVED_RUN_SCHEMA = "artifactctl.saved_run/1"
+# Forced production replacements, one JSON object a line (git-tracked), relative to the
+# artifacts root: {"when", "who", "command", "stage", "experiment", "path", "md5_before",
+# "md5_after", "sha256_before", "sha256_after"}.
+OVERWRITE_LOG = "models/production/overwrites.jsonl"
+# Environment that `artifactctl run` sets for the stages of a test run.
+ENV_MODE = "ARTIFACTCTL_MODE"
+ENV_TEST_NAME = "ARTIFACTCTL_TEST_NAME"
+ENV_OVERRIDES = "ARTIFACTCTL_OVERRIDES"  # JSON {"dotted.key": value}: -S for this run only
+ENV_FORCE = "ARTIFACTCTL_FORCE"  # "1": production writes may replace registered artifacts
 # pull --prefer-remote keeps the local copy as PATH + BACKUP_SUFFIX.format(stamp)
 BACKUP_SUFFIX = ".local-{stamp}"  # stamp: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
@@ -85,6 +98,54 @@ def experiment_dirs(project: Project, exp_id: str, phase: str) -> tuple[Path, Pa
     return root / MODELS / phase / exp_id, root / EXPERIMENTS / exp_id
 
 
+def new_test_name() -> str:
+    """``test_YYYYmmdd_HHMMSS_<6 hex>`` (UTC)."""
+    return time.strftime("test_%Y%m%d_%H%M%S", time.gmtime()) + "_" + secrets.token_hex(3)
+
+
+def new_run_id() -> str:
+    """``YYYYmmdd_HHMMSS_<8 hex>`` (UTC)."""
+    return time.strftime("%Y%m%d_%H%M%S", time.gmtime()) + "_" + secrets.token_hex(4)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key.sub=value`` -> (dotted key, YAML-typed value): ``-S data.seed=7``."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise UsageError(f"-S {text!r} must look like key=value (key may be dotted: data.seed=7)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, dict | list):
+        raise UsageError(f"-S {text!r}: only single values can be overridden")
+    return key, value
+
+
+def apply_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``params`` with dotted-key overrides set; every key must already exist."""
+    out = copy.deepcopy(params)
+    for dotted, value in overrides.items():
+        node: Any = out
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                raise UsageError(f"-S {dotted}: params.yaml has no {part!r} here")
+            node = node[part]
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise UsageError(
+                f"-S {dotted}: params.yaml has no such parameter",
+                hint="-S can only change parameters that params.yaml declares",
+            )
+        if isinstance(node[parts[-1]], dict):
+            raise UsageError(f"-S {dotted}: is a group of parameters, not one value")
+        node[parts[-1]] = value
+    return out
+
+
 @dataclass
 class Context:
     """Routing for pipeline code: ``ctx.path("models/candidates/v2-006/model.joblib")``."""
@@ -92,6 +153,10 @@ class Context:
     project: Project
     mode: str
     test_name: str | None = None
+    # -S overrides of a test run (dotted key -> value), applied by params().
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # production only: writes may replace a registered experiment's artifacts.
+    force: bool = False
 
     @property
     def base(self) -> Path:
@@ -116,27 +181,59 @@ class Context:
         return routed if routed.exists() else self.project.artifacts / relative
 
     def params(self) -> dict[str, Any]:
+        """params.yaml, with this test run's -S overrides applied."""
         from artifactctl.yamlio import load_yaml
 
-        return load_yaml(self.project.root / "params.yaml") or {}
+        params = load_yaml(self.project.root / "params.yaml") or {}
+        return apply_overrides(params, self.overrides) if self.overrides else params
+
+    def should_overwrite(self, path: str | Path) -> bool:
+        """Whether the overwrite policy lets this context write ``path`` now.
+
+        ``path`` is relative to the artifacts root (routed first) or a routed
+        path. Test mode: always. Production: a missing artifact, or one that
+        belongs to no registered experiment, or any with ``force``.
+        """
+        from artifactctl.policy import decide
+
+        target = path if isinstance(path, Path) else self.path(path)
+        return decide(self.project, target, self.mode, self.force).allowed
 
 
 def context(
-    mode: str | None = None, test_name: str | None = None, start: Path | None = None
+    mode: str | None = None,
+    test_name: str | None = None,
+    start: Path | None = None,
+    force: bool | None = None,
 ) -> Context:
     """The routing context for pipeline code, from arguments or the environment.
 
     A stage that DVC runs (DVC_STAGE is set) is production: DVC records its
     outputs. Otherwise ARTIFACTCTL_MODE and ARTIFACTCTL_TEST_NAME (set by
     ``artifactctl run`` for the stages it runs), then the settings' default mode.
+    A test run's -S overrides arrive in ARTIFACTCTL_OVERRIDES (JSON); they are
+    ignored in production, where params.yaml is what DVC records.
     """
     project = find_repo(start)
     if mode is None and os.environ.get("DVC_STAGE"):
         mode = "production"  # DVC records the outputs: they must be the canonical ones
-    mode = mode or os.environ.get("ARTIFACTCTL_MODE") or project.settings.default_mode
+    mode = mode or os.environ.get(ENV_MODE) or project.settings.default_mode
     validate_mode(mode)
+    overrides: dict[str, Any] = {}
     if mode == "test":
         test_name = validate_name(
-            test_name or os.environ.get("ARTIFACTCTL_TEST_NAME") or "default", "test name"
+            test_name or os.environ.get(ENV_TEST_NAME) or "default", "test name"
         )
-    return Context(project=project, mode=mode, test_name=test_name)
+        raw = os.environ.get(ENV_OVERRIDES)
+        if raw:
+            try:
+                overrides = json.loads(raw)
+            except ValueError:
+                raise UsageError(f"{ENV_OVERRIDES} is not valid JSON") from None
+            if not isinstance(overrides, dict):
+                raise UsageError(f"{ENV_OVERRIDES} must be a JSON object")
+    if force is None:
+        force = os.environ.get(ENV_FORCE) == "1"
+    return Context(
+        project=project, mode=mode, test_name=test_name, overrides=overrides, force=force
+    )

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bench.common import Row
 
-BENCHMARKS = ("startup", "pull", "clean", "registry")
+BENCHMARKS = ("startup", "run", "pull", "clean", "registry")
 
 
 def main() -> None:

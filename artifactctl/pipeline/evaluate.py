@@ -15,7 +15,7 @@ import pandas as pd
 
 import artifactctl
 from artifactctl.pipeline import features
-from artifactctl.pipeline.io import now_iso, write_csv, write_json
+from artifactctl.pipeline.io import ensure_overwritable, now_iso, write_csv, write_json
 from artifactctl.pipeline.train import experiment
 
 
@@ -23,6 +23,8 @@ def main(exp_id: str) -> None:
     ctx = artifactctl.context()
     params = ctx.params()
     p = experiment(params, exp_id)
+    out = ctx.path(f"experiments/{exp_id}")
+    ensure_overwritable(ctx, out / "metrics.json")
     model_dir = ctx.input_path(f"models/{p['phase']}/{exp_id}")
     model = joblib.load(model_dir / "model.joblib")
     prep = joblib.load(model_dir / "preprocessing.joblib")
@@ -46,7 +48,6 @@ def main(exp_id: str) -> None:
         "drift_max_abs": drift["max_abs_diff"],
     }
 
-    out = ctx.path(f"experiments/{exp_id}")
     predictions = pd.DataFrame(
         {"row_id": evaluation["row_id"], "actual": actual, "predicted": predicted}
     )

@@ -49,3 +49,18 @@ def library_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "unknown"
     return out
+
+
+def ensure_overwritable(ctx: Any, path: Path) -> None:
+    """Stop before any work if the overwrite policy forbids replacing ``path``.
+
+    Under ``dvc repro`` DVC has already removed the stage's outputs (the policy
+    was decided by ``artifactctl run``); this catches a stage run by hand in
+    production mode over a registered experiment's artifacts.
+    """
+    if not ctx.should_overwrite(path):
+        raise SystemExit(
+            f"{path} belongs to a registered experiment and exists; "
+            "refusing to replace it (run through `artifactctl run --mode production --force`, "
+            "or set ARTIFACTCTL_FORCE=1)"
+        )

@@ -15,7 +15,14 @@ import pandas as pd
 
 import artifactctl
 from artifactctl.pipeline import features
-from artifactctl.pipeline.io import dump_joblib, library_versions, now_iso, write_csv, write_json
+from artifactctl.pipeline.io import (
+    dump_joblib,
+    ensure_overwritable,
+    library_versions,
+    now_iso,
+    write_csv,
+    write_json,
+)
 
 SEED = 0
 
@@ -81,13 +88,14 @@ def main(exp_id: str) -> None:
     if kind not in MODEL_KINDS:
         raise SystemExit(f"unknown model kind {kind!r}; known: {', '.join(MODEL_KINDS)}")
     n_clusters = int(params["data"]["n_clusters"])
+    out = ctx.path(f"models/{p['phase']}/{exp_id}")
+    ensure_overwritable(ctx, out / "model.joblib")
 
     train = pd.read_csv(ctx.input_path("data/train.csv"))
     x = features.build(train, p.get("features", "base"), n_clusters)
     scaler = StandardScaler().fit(x.values)
     model = MODEL_KINDS[kind](p).fit(scaler.transform(x.values), train["y"].values)
 
-    out = ctx.path(f"models/{p['phase']}/{exp_id}")
     out.mkdir(parents=True, exist_ok=True)
     names = list(x.columns)
     dump_joblib(model, out / "model.joblib")
