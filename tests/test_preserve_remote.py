@@ -92,9 +92,10 @@ def test_rule_covers_itself_and_everything_below_it(rule: str, below: str) -> No
 def test_added_rule_round_trips_through_pyproject(repo: Path, rule: str) -> None:
     before = (repo / "pyproject.toml").read_bytes()
     try:
-        assert invoke(repo, "preserve", "add", rule).exit_code == 0
+        # `--` ends the options, so a rule such as "-0" is taken as a path
+        assert invoke(repo, "preserve", "add", "--", rule).exit_code == 0
         assert rule in load_settings(repo).preserve
-        assert invoke(repo, "preserve", "remove", rule).exit_code == 0
+        assert invoke(repo, "preserve", "remove", "--", rule).exit_code == 0
         assert (repo / "pyproject.toml").read_bytes() == before
     finally:
         (repo / "pyproject.toml").write_bytes(before)
