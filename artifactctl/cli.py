@@ -8,7 +8,11 @@ joblib) only inside the command bodies, so ``--help`` stays fast.
 from __future__ import annotations
 
 from artifactctl.app import app
-from artifactctl.commands import init, status  # noqa: F401  (registers commands)
+from artifactctl.commands import (  # noqa: F401  (registers commands)
+    init,
+    status,
+    verify,
+)
 
 
 def main() -> None:

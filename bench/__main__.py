@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bench.common import Row
 
-BENCHMARKS = ("startup",)
+BENCHMARKS = ("startup", "verify")
 
 
 def main() -> None:
