@@ -24,7 +24,7 @@ from pathlib import Path
 
 from artifactctl.fsutil import atomic_write_text
 
-CHUNK = 4 << 20  # large reads: few syscalls, and hashlib digests them without the GIL
+CHUNK = 1 << 20  # 1 MiB reads: as fast as larger ones (measured), and stays in L2
 BATCH_BYTES = 8 << 20  # a worker task hashes up to this many bytes of small files
 ALGORITHMS = ("md5", "sha256")
 
@@ -32,7 +32,7 @@ _local = threading.local()
 
 
 def _buffer() -> memoryview:
-    """One reusable read buffer per thread (allocating 4 MiB per small file costs more
+    """One reusable read buffer per thread (allocating 1 MiB per small file costs more
     than hashing it)."""
     view = getattr(_local, "view", None)
     if view is None:
@@ -97,19 +97,29 @@ def _relpath(item: dict[str, str]) -> str:
 
 def walk_files(top: Path) -> list[Path]:
     """Every regular file under ``top`` (symlinks to files included, as DVC does)."""
-    found: list[Path] = []
-    stack = [top]
+    base = os.fspath(top)
+    return [Path(base, rel) for rel in walk_relpaths(base)]
+
+
+def walk_relpaths(top: Path | str) -> list[str]:
+    """POSIX paths relative to ``top`` of every file under it, like ``walk_files``.
+
+    Plain strings: building a pathlib object per file costs more than the stat.
+    """
+    found: list[str] = []
+    stack = [(os.fspath(top), "")]
     while stack:
-        current = stack.pop()
+        current, prefix = stack.pop()
         try:
-            entries = list(os.scandir(current))
+            with os.scandir(current) as it:
+                entries = list(it)
         except (FileNotFoundError, NotADirectoryError):
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
+                stack.append((entry.path, prefix + entry.name + "/"))
             elif entry.is_file():
-                found.append(Path(entry.path))
+                found.append(prefix + entry.name)
     return found
 
 
@@ -157,7 +167,7 @@ class HashState:
 
 @dataclass
 class FileHash:
-    path: Path
+    path: Path | str
     key: str
     digest: str | None  # None when unreadable or missing
     size: int
@@ -171,7 +181,7 @@ class FileHash:
 
 
 def hash_many(
-    files: Sequence[tuple[Path, str]],
+    files: Sequence[tuple[Path | str, str]],
     *,
     state: HashState | None = None,
     deep: bool = False,
@@ -188,7 +198,7 @@ def hash_many(
     # md5 keys stay bare (shared with status); other algorithms get their own keys.
     prefix = "" if algorithm == "md5" else algorithm + ":"
     results: list[FileHash | None] = [None] * len(files)
-    todo: list[tuple[int, Path, str, os.stat_result]] = []
+    todo: list[tuple[int, Path | str, str, os.stat_result]] = []
     skipped_bytes = 0
     for i, (path, key) in enumerate(files):
         try:
@@ -208,7 +218,7 @@ def hash_many(
     if on_bytes and skipped_bytes:
         on_bytes(skipped_bytes)
 
-    Item = tuple[int, Path, str, os.stat_result]
+    Item = tuple[int, Path | str, str, os.stat_result]
 
     def work(batch: list[Item]) -> list[tuple[Item, FileHash]]:
         done = []

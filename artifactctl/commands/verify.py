@@ -48,7 +48,9 @@ def verify_command(
         report = verify(
             project, paths or None, deep=deep, cache=cache, tests=tests, jobs=jobs, progress=start
         )
-    out.result(report.to_dict(), lambda console: render(console, report, show_all))
+    # Building the JSON document for 20,000 files is not free: only when it is asked for.
+    data = report.to_dict() if as_json else None
+    out.result(data, lambda console: render(console, report, show_all))
     if not report.ok:
         raise typer.Exit(1)
 
