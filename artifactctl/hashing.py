@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from artifactctl.fsutil import atomic_write_text
 CHUNK = 1 << 20  # 1 MiB reads: as fast as larger ones (measured), and stays in L2
 BATCH_BYTES = 8 << 20  # a worker task hashes up to this many bytes of small files
 ALGORITHMS = ("md5", "sha256")
+RACY_NS = 2_000_000_000  # files modified this recently are never recorded in the state
 
 _local = threading.local()
 
@@ -152,8 +154,10 @@ class HashState:
         return None
 
     def put(self, key: str, st: os.stat_result, md5: str) -> None:
-        self._entries[key] = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
-        self._dirty = True
+        entry = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
+        if self._entries.get(key) != entry:  # re-hashing unchanged files needs no rewrite
+            self._entries[key] = entry
+            self._dirty = True
 
     def forget(self, key: str) -> None:
         if self._entries.pop(key, None) is not None:
@@ -197,6 +201,7 @@ def hash_many(
     """
     # md5 keys stay bare (shared with status); other algorithms get their own keys.
     prefix = "" if algorithm == "md5" else algorithm + ":"
+    racy = time.time_ns() - RACY_NS
     results: list[FileHash | None] = [None] * len(files)
     todo: list[tuple[int, Path | str, str, os.stat_result]] = []
     skipped_bytes = 0
@@ -250,7 +255,9 @@ def hash_many(
     for batch in finished:
         for (i, _, _, st), fh in batch:
             results[i] = fh
-            if state is not None and fh.digest is not None:
+            # A file modified within the last seconds could change again inside the same
+            # mtime tick and keep its size: do not let the state vouch for it (racy clean).
+            if state is not None and fh.digest is not None and st.st_mtime_ns < racy:
                 state.put(prefix + fh.key, st, fh.digest)
     return [r for r in results if r is not None]
 

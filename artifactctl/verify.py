@@ -174,12 +174,15 @@ def verify(
     scopes = [_scope(project, p) for p in paths or []]
     art_root = project.settings.artifacts_root.rstrip("/")
 
+    # Everything under the artifacts root, or whatever the given paths name.
+    every_out = tracked_outs(root)
     outs = [
         o
-        for o in tracked_outs(root)
-        if o.md5 and _under(o.path, art_root) and _selected(o.path, scopes)
+        for o in every_out
+        if o.md5 and (_selected(o.path, scopes) if scopes else _under(o.path, art_root))
     ]
-    runs = _find_runs(project) if tests else []
+    tracked_dirs = {str(root / o.path) for o in every_out if o.is_dir}
+    runs = _find_runs(project, tracked_dirs) if tests else []
     runs = [r for r in runs if _selected(r[0], scopes)]
     if scopes and not outs and not runs:
         raise UsageError(
@@ -458,8 +461,11 @@ def _display(root: Path, path: Path) -> str:
 # --- test runs and saved runs -----------------------------------------------
 
 
-def _find_runs(project: Project) -> list[tuple[str, str | None, str]]:
-    """(run folder, its manifest or None, kind) for test runs and saved runs."""
+def _find_runs(project: Project, skip: set[str]) -> list[tuple[str, str | None, str]]:
+    """(run folder, its manifest or None, kind) for test runs and saved runs.
+
+    ``skip``: folders not to search (DVC-tracked directories: DVC answers for them).
+    """
     art = project.artifacts
     runs: list[tuple[str, str | None, str]] = []
     tests_dir = art / TESTS
@@ -491,7 +497,7 @@ def _find_runs(project: Project) -> list[tuple[str, str | None, str]]:
                         runs.append(
                             (project.rel(Path(run.path)), project.rel(manifest), "saved_run")
                         )
-            elif entry.name not in (".git", ".dvc"):
+            elif entry.name not in (".git", ".dvc") and entry.path not in skip:
                 stack.append(Path(entry.path))
     # test runs without a run.json are not verifiable: keep them out of the count
     return [r for r in runs if r[1] is not None]

@@ -101,7 +101,16 @@ def test_verify_missing_directory_lists_each_file(pipeline_repo: Path) -> None:
     assert {f["artifact"] for f in doc["files"]} == {MODEL_DIR}
 
 
+def age_files(top: Path, seconds: float = 60) -> None:
+    """Move mtimes into the past: the state never vouches for files changed seconds ago."""
+    for path in top.rglob("*"):
+        if path.is_file():
+            st = path.stat()
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
 def test_verify_trusts_unchanged_files_unless_deep(pipeline_repo: Path) -> None:
+    age_files(pipeline_repo / "artifacts")
     assert run_verify(pipeline_repo)[0] == 0
     # Same size, same mtime, same inode: only --deep can see this change.
     model = pipeline_repo / MODEL
@@ -308,6 +317,21 @@ def test_verify_table_lists_problems_and_a_summary_line(pipeline_repo: Path) -> 
     assert "problems" not in result.stdout  # no table when nothing is wrong
     result = invoke(pipeline_repo, "verify", "--all", "--deep")
     assert TRAIN in result.stdout and "deep: every file re-hashed" in result.stdout
+
+
+def test_hash_state_never_records_a_file_changed_seconds_ago(tmp_path: Path) -> None:
+    from artifactctl.hashing import HashState, hash_many
+
+    path = tmp_path / "fresh.bin"
+    path.write_bytes(b"a" * 5000)
+    state = HashState(tmp_path / "state.json")
+    assert hash_many([(path, "fresh.bin")], state=state)[0].digest == md5(path)
+    assert state.get("fresh.bin", path.stat()) is None  # racy: re-hashed next time
+    age_files(tmp_path)
+    hash_many([(path, "fresh.bin")], state=state)
+    assert state.get("fresh.bin", path.stat()) == md5(path)
+    again = hash_many([(path, "fresh.bin")], state=state)[0]
+    assert again.from_state and again.digest == md5(path)
 
 
 @pytest.mark.slow
