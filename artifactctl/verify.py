@@ -203,6 +203,9 @@ def verify(
     run_expects: list[_Expect] = []
     for run_dir, manifest, kind in runs:
         run_expects += _plan_run(project, run_dir, manifest, kind, checks)
+    if scopes:  # a path inside a tracked folder or a run narrows the check to its files
+        expects = [e for e in expects if _selected(e.rel, scopes)]
+        run_expects = [e for e in run_expects if _selected(e.rel, scopes)]
     cache_expects = _plan_cache(project, outs) if cache else []
 
     state = HashState(project.state_dir / "hashes.json")
@@ -236,7 +239,7 @@ def verify(
         )
     state.save()
 
-    checks += _extras(project, outs, runs)
+    checks += [c for c in _extras(project, outs, runs) if _selected(c.path, scopes)]
     rules = project.settings.preserve
     for c in checks:
         if c.kind == "workspace" and c.state in ("corrupted", "extra") and preserved(c.path, rules):

@@ -295,6 +295,9 @@ def test_verify_limits_to_given_paths(pipeline_repo: Path) -> None:
     }
     code, doc = run_verify(pipeline_repo, TRAIN)
     assert code == 1 and set(by_path(doc)) == {TRAIN}
+    flip_byte(pipeline_repo / MODEL)
+    code, doc = run_verify(pipeline_repo, MODEL)  # one file inside a tracked folder
+    assert code == 1 and set(by_path(doc)) == {MODEL}
 
 
 def test_verify_exit_codes_for_bad_input_and_no_repository(
