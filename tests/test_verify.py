@@ -92,6 +92,25 @@ def test_verify_reports_truncated_deleted_and_extra_files(pipeline_repo: Path) -
     assert doc["summary"]["corrupted"] == doc["summary"]["missing"] == doc["summary"]["extra"] == 1
 
 
+def test_verify_honours_dvcignore_for_extra_files(pipeline_repo: Path) -> None:
+    (pipeline_repo / ".dvcignore").write_text("*.swp\n")
+    (pipeline_repo / MODEL_DIR / ".model.joblib.swp").write_text("editor")
+    (pipeline_repo / MODEL_DIR / "notes.txt").write_text("stray")
+    code, doc = run_verify(pipeline_repo)
+    assert code == 1
+    assert problems(doc) == {f"{MODEL_DIR}/notes.txt": "extra"}
+
+
+def test_verify_gives_the_same_verdicts_with_one_thread(pipeline_repo: Path) -> None:
+    flip_byte(pipeline_repo / MODEL)
+    one = run_verify(pipeline_repo, "--deep", "--jobs", "1")[1]
+    many = run_verify(pipeline_repo, "--deep", "--jobs", "8")[1]
+    assert problems(one) == problems(many) == {MODEL: "corrupted"}
+    assert [(f["path"], f["actual"]) for f in one["files"]] == [
+        (f["path"], f["actual"]) for f in many["files"]
+    ]
+
+
 def test_verify_missing_directory_lists_each_file(pipeline_repo: Path) -> None:
     shutil.rmtree(pipeline_repo / MODEL_DIR)
     code, doc = run_verify(pipeline_repo, MODEL_DIR)
@@ -344,3 +363,4 @@ def test_verify_json_stdout_is_only_json_from_the_console_script(pipeline_repo: 
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert problems(doc) == {TRAIN: "corrupted"}
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
