@@ -209,8 +209,11 @@ def verify(
     cache_expects = _plan_cache(project, outs) if cache else []
 
     state = HashState(project.state_dir / "hashes.json")
-    total = sum(e.size or 0 for e in [*expects, *run_expects, *cache_expects])
-    total += sum(o.size or 0 for o in unmanifested)
+    # For the progress bar: .dir manifests carry no sizes, their outputs' totals do.
+    outs_bytes = sum(o.size or 0 for o in outs)
+    cached_bytes = sum(o.size or 0 for o in outs if o.cache)
+    total = outs_bytes + sum(e.size or 0 for e in run_expects)
+    total += cached_bytes if cache else 0
     advance = progress(total) if progress else None
 
     md5_items = expects + cache_expects
