@@ -111,6 +111,15 @@ def test_verify_gives_the_same_verdicts_with_one_thread(pipeline_repo: Path) -> 
     ]
 
 
+def test_verify_reports_a_path_it_cannot_read_as_unreadable(pipeline_repo: Path) -> None:
+    (pipeline_repo / TRAIN).unlink()
+    (pipeline_repo / TRAIN).mkdir()  # a folder where the file should be
+    code, doc = run_verify(pipeline_repo, TRAIN)
+    assert code == 1
+    assert problems(doc) == {TRAIN: "unreadable"}
+    assert "directory" in by_path(doc)[TRAIN]["detail"].lower()
+
+
 def test_verify_missing_directory_lists_each_file(pipeline_repo: Path) -> None:
     shutil.rmtree(pipeline_repo / MODEL_DIR)
     code, doc = run_verify(pipeline_repo, MODEL_DIR)
