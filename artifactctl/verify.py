@@ -184,6 +184,11 @@ def verify(
     tracked_dirs = {str(root / o.path) for o in every_out if o.is_dir}
     runs = _find_runs(project, tracked_dirs) if tests else []
     runs = [r for r in runs if _selected(r[0], scopes)]
+    notes: list[str] = []
+    unfinished = [r for r in runs if _unfinished(root / str(r[1]))]
+    for run_dir, _, _ in unfinished:
+        notes.append(f"{run_dir}: the run is still running or was interrupted; not verified")
+    runs = [r for r in runs if r not in unfinished]
     if scopes and not outs and not runs:
         raise UsageError(
             f"{', '.join(paths or [])}: no DVC-tracked artifact or run there",
@@ -191,7 +196,6 @@ def verify(
         )
 
     checks: list[FileCheck] = []
-    notes: list[str] = []
     expects: list[_Expect] = []
     unmanifested: list[TrackedOut] = []
     for out in outs:
@@ -507,6 +511,15 @@ def _find_runs(project: Project, skip: set[str]) -> list[tuple[str, str | None, 
                 stack.append(Path(entry.path))
     # test runs without a run.json are not verifiable: keep them out of the count
     return [r for r in runs if r[1] is not None]
+
+
+def _unfinished(manifest: Path) -> bool:
+    """A test run whose run.json says it is still running (written before the stages)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("status") == "running"
 
 
 def _manifest_files(path: Path) -> dict | None:

@@ -304,6 +304,17 @@ def test_verify_checks_test_runs_and_saved_runs_against_their_manifests(
     assert code == 0 and doc["summary"]["runs"] == 0
 
 
+def test_verify_skips_a_test_run_that_has_not_finished(pipeline_repo: Path) -> None:
+    run = make_test_run(pipeline_repo, "busy", {"a.txt": b"a"})
+    doc = json.loads((run / "run.json").read_text())
+    doc.update(status="running", files={})  # what the runner writes before the stages
+    (run / "run.json").write_text(json.dumps(doc))
+    code, doc = run_verify(pipeline_repo)
+    assert code == 0
+    assert not any(f["path"].startswith("artifacts/tests/busy/") for f in doc["files"])
+    assert any("artifacts/tests/busy" in n and "not verified" in n for n in doc["notes"])
+
+
 def test_verify_reports_an_unreadable_run_manifest(pipeline_repo: Path) -> None:
     run = make_test_run(pipeline_repo, "broken", {"a.txt": b"a"})
     (run / "run.json").write_text("{not json")

@@ -56,7 +56,7 @@ def verify_command(
 
 
 def render(console: Console, report: VerifyReport, show_all: bool = False) -> None:
-    from artifactctl.output import human_size, table
+    from artifactctl.output import escape, human_size, table
 
     shown = report.files if show_all else [f for f in report.files if f.state != "ok"]
     if shown:
@@ -83,7 +83,7 @@ def render(console: Console, report: VerifyReport, show_all: bool = False) -> No
         )
         console.print()
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}", markup=True, highlight=False)
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     counts = report.counts
     parts = [f"{n} {state}" for state, n in counts.items() if n]
     seconds = report.seconds
