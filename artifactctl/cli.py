@@ -7,11 +7,24 @@ joblib) only inside the command bodies, so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import importlib
+
 from artifactctl.app import app
-from artifactctl.commands import clean, init, registry, run, status  # noqa: F401  (registers commands)
-from artifactctl.commands import preserve as _preserve  # noqa: F401
-from artifactctl.commands import remote as _remote  # noqa: F401
-from artifactctl.commands import sync as _sync  # noqa: F401
+
+# Importing a command module registers its commands; this order is the order of `--help`.
+COMMAND_MODULES = (
+    "init",
+    "status",
+    "run",  # run, refresh, show-run
+    "sync",  # pull, push
+    "preserve",
+    "remote",
+    "verify",
+    "registry",  # new, list, show, promote, rollback, archive, unarchive, where, history
+    "clean",  # clean, keep
+)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"artifactctl.commands.{_name}")
 
 
 def main() -> None:

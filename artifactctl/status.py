@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from artifactctl.errors import UsageError
-from artifactctl.hashing import HashState, hash_many, walk_files
+from artifactctl.hashing import HashState, hash_many, walk_relpaths
 from artifactctl.project import Project
 from artifactctl.tracked import (
     TrackedOut,
@@ -138,7 +138,8 @@ def collect_status(
 
     # Expand every output into (workspace file, expected md5) pairs, then hash them all at once.
     plans = [_plan(project.root, cache, out) for out in outs]
-    files = [(project.root / rel, rel) for plan in plans for rel in plan.expected]
+    base = str(project.root)
+    files = [(f"{base}/{rel}", rel) for plan in plans for rel in plan.expected]
     hashed = {h.key: h for h in hash_many(files, state=state, jobs=jobs)}
     state.save()
 
@@ -207,7 +208,7 @@ def _state(
         if plan.manifest_missing:
             return "not_in_cache", f"directory manifest {out.md5} is not in the cache"
         changed = [k for k, md5 in plan.expected.items() if hashed[k].md5 != md5]
-        present = {Path(p).relative_to(root).as_posix() for p in walk_files(target)}
+        present = {f"{out.path}/{rel}" for rel in walk_relpaths(target)}
         extra = sorted(present - set(plan.expected))
         if changed or extra:
             parts = []

@@ -91,19 +91,27 @@ def _is_cached(stage: str, rel: str, declared: dict[str, tuple[str, bool]]) -> b
 
 def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
     """Outputs of ``*.dvc`` files anywhere in the repository."""
-    skipped = {root / s for s in skip}
+    skipped = {os.path.join(root, s) for s in skip}
     found = []
-    stack = [root]
+    stack = [os.fspath(root)]
     while stack:
         current = stack.pop()
         try:
-            entries = list(os.scandir(current))
+            with os.scandir(current) as it:
+                entries = list(it)
         except OSError:
             continue
+        # A folder next to its own NAME.dvc is that file's output: DVC forbids overlapping
+        # outputs, so no .dvc file lives inside it and its (maybe 20,000) files need no scan.
+        dvc_names = {e.name[:-4] for e in entries if e.name.endswith(".dvc")}
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIP_DIRS and Path(entry.path) not in skipped:
-                    stack.append(Path(entry.path))
+                if (
+                    entry.name not in SKIP_DIRS
+                    and entry.name not in dvc_names
+                    and entry.path not in skipped
+                ):
+                    stack.append(entry.path)
             elif entry.name.endswith(".dvc") and entry.is_file():
                 found.append(Path(entry.path))
     outs = []

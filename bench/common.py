@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent
 class Sample:
     seconds: float
     max_rss_mib: float
+    cpu_seconds: float = 0.0  # user + system of the process and its waited-for children
 
 
 @dataclass
@@ -78,13 +79,14 @@ def run_once(
         raise RuntimeError(f"{cmd} exited {code}: {err[-2000:]}")
     if proc.stderr:
         proc.stderr.close()
-    return Sample(elapsed, usage.ru_maxrss / 1024)
+    return Sample(elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def median_of(samples: Sequence[Sample]) -> Sample:
     return Sample(
         statistics.median(s.seconds for s in samples),
         statistics.median(s.max_rss_mib for s in samples),
+        statistics.median(s.cpu_seconds for s in samples),
     )
 
 

@@ -1,0 +1,104 @@
+"""`artifactctl verify`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import typer
+
+from artifactctl.app import JSON_HELP, command, open_project
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from artifactctl.verify import VerifyReport
+
+
+@command(name="verify")
+def verify_command(
+    paths: list[str] = typer.Argument(
+        None, help="Only these artifacts or runs (files or folders)."
+    ),
+    deep: bool = typer.Option(
+        False, "--deep", help="Re-hash every file, even those unchanged since the last check."
+    ),
+    cache: bool = typer.Option(
+        False, "--cache", help="Also re-hash the local DVC cache objects the workspace uses."
+    ),
+    tests: bool = typer.Option(
+        True, "--tests/--no-tests", help="Also verify test runs and saved runs (default: yes)."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="List every file, not only problems."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Hashing threads (0: automatic)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Re-hash artifacts against dvc.lock, .dvc files and run manifests; name every bad file."""
+    from artifactctl.output import Output
+    from artifactctl.verify import verify
+
+    out = Output(json_mode=as_json)
+    project = open_project(out)
+    with contextlib.ExitStack() as stack:
+        # The bar is opened once verify knows the total bytes, and closed before the table.
+        def start(total: int) -> Callable[[float], None]:
+            return stack.enter_context(out.progress("verifying", total=total, bytes_=True))
+
+        report = verify(
+            project, paths or None, deep=deep, cache=cache, tests=tests, jobs=jobs, progress=start
+        )
+    # Building the JSON document for 20,000 files is not free: only when it is asked for.
+    data = report.to_dict() if as_json else None
+    out.result(data, lambda console: render(console, report, show_all))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def render(console: Console, report: VerifyReport, show_all: bool = False) -> None:
+    from artifactctl.output import escape, human_size, table
+
+    shown = report.files if show_all else [f for f in report.files if f.state != "ok"]
+    if shown:
+        rows = [
+            (
+                f.path,
+                f.state,
+                f.kind.replace("_", " "),
+                f.expected or "",
+                (f.actual or "") if f.actual != f.expected else "",
+                human_size(f.size),
+                f.detail,
+            )
+            for f in shown
+        ]
+        console.print(
+            table(
+                "verify" if show_all else "problems",
+                ["path", "state", "kind", "expected", "actual", "size", "detail"],
+                rows,
+                justify_right=("size",),
+                no_wrap=("state",),
+            )
+        )
+        console.print()
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    counts = report.counts
+    parts = [f"{n} {state}" for state, n in counts.items() if n]
+    seconds = report.seconds
+    rate = report.bytes_hashed / max(seconds, 1e-9) / 1e6
+    verdict = (
+        "[green]all ok[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"
+    )
+    console.print(
+        f"{len(report.files)} files ({', '.join(parts) or 'none'}), "
+        f"{human_size(report.bytes_checked)} checked, {human_size(report.bytes_hashed)} hashed "
+        f"in {seconds:.2f} s ({rate:.0f} MB/s) - {verdict}"
+    )
+    scope = ["DVC outputs"]
+    if report.tests:
+        scope.append("test and saved runs")
+    if report.cache:
+        scope.append("cache objects")
+    console.print(f"[dim]{report.method}; checked {', '.join(scope)}[/dim]")

@@ -1,0 +1,604 @@
+"""``verify``: re-hash artifacts against what was recorded, and name every bad file.
+
+Three sources of truth are checked:
+
+- DVC outputs under the artifacts root: each workspace file's MD5 against
+  dvc.lock / ``*.dvc`` files, and for tracked directories every file against
+  the directory's ``.dir`` manifest in the cache (plus missing and extra files);
+- test runs (``artifacts/tests/<name>/run.json``) and saved runs
+  (``.../runs/<id>/manifest.json``): each listed file's SHA-256 and size;
+- with ``cache``: the local cache objects the workspace references, whose
+  content must hash to their name (DVC has no ``cache check``).
+
+Unless ``deep``, a file whose size, mtime and inode match the hash state (the
+one ``status`` keeps too) is not re-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from artifactctl.errors import UsageError
+from artifactctl.hashing import FileHash, HashState, dir_md5, hash_many, walk_relpaths
+from artifactctl.layout import (
+    KEEP_MARKER,
+    RUN_MANIFEST,
+    RUNS,
+    SAVED_RUN_MANIFEST,
+    TESTS,
+)
+from artifactctl.preserve import is_preserved
+from artifactctl.project import Project
+from artifactctl.tracked import TrackedOut, cache_object, read_manifest, tracked_outs
+
+SCHEMA = "artifactctl.verify/1"
+# Worst first; "preserved" (a preserve rule's local edit) and "ok" are not problems.
+STATES = ("corrupted", "missing", "extra", "unreadable", "preserved", "ok")
+PROBLEMS = frozenset({"corrupted", "missing", "extra", "unreadable"})
+KINDS = ("workspace", "test_run", "saved_run", "cache")
+
+
+@dataclass
+class FileCheck:
+    """One file's verdict."""
+
+    path: str  # repository-relative (cache objects: relative when the cache is inside)
+    state: str
+    kind: str  # workspace | test_run | saved_run | cache
+    artifact: str  # the tracked output, run folder or (for cache objects) the output it backs
+    recorded_in: str  # dvc.lock, a .dvc file, a run.json/manifest.json, or the object's name
+    algorithm: str = "md5"
+    expected: str | None = None
+    actual: str | None = None
+    size: int | None = None
+    skipped: bool = False  # unchanged since it was last hashed: the state vouched for it
+    detail: str = ""
+
+    @property
+    def problem(self) -> bool:
+        return self.state in PROBLEMS
+
+
+@dataclass
+class VerifyReport:
+    root: str
+    deep: bool
+    cache: bool
+    tests: bool
+    jobs: int
+    seconds: float
+    files: list[FileCheck]
+    artifacts: int = 0  # DVC outputs checked
+    runs: int = 0  # test runs and saved runs checked
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for f in self.files:
+            counts[f.state] += 1
+        return counts
+
+    @property
+    def problems(self) -> list[FileCheck]:
+        return [f for f in self.files if f.problem]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.problem for f in self.files)
+
+    @property
+    def bytes_checked(self) -> int:
+        return sum(f.size or 0 for f in self.files if f.actual is not None)
+
+    @property
+    def bytes_hashed(self) -> int:
+        return sum(f.size or 0 for f in self.files if f.actual is not None and not f.skipped)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for f in self.files if f.skipped)
+
+    @property
+    def method(self) -> str:
+        if self.deep:
+            return "deep: every file re-hashed"
+        return f"{self.skipped} unchanged file(s) trusted from the hash state, the rest re-hashed"
+
+    def to_dict(self) -> dict:
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "schema": SCHEMA,
+            "root": self.root,
+            "ok": self.ok,
+            "deep": self.deep,
+            "cache": self.cache,
+            "tests": self.tests,
+            "summary": {
+                "files": len(self.files),
+                **self.counts,
+                "problems": len(self.problems),
+                "artifacts": self.artifacts,
+                "runs": self.runs,
+                "skipped_unchanged": self.skipped,
+                "bytes_checked": self.bytes_checked,
+                "bytes_hashed": self.bytes_hashed,
+                "seconds": round(self.seconds, 4),
+                "mb_per_s": round(self.bytes_hashed / seconds / 1e6, 1),
+                "method": self.method,
+                "jobs": self.jobs,
+            },
+            "notes": self.notes,
+            # vars(), not asdict(): asdict deep-copies and costs seconds on 20,000 files
+            "files": [{**vars(f), "problem": f.state in PROBLEMS} for f in self.files],
+        }
+
+
+@dataclass
+class _Expect:
+    """A file to hash and what it should hash to."""
+
+    path: str
+    rel: str
+    kind: str
+    artifact: str
+    recorded_in: str
+    expected: str
+    algorithm: str = "md5"
+    size: int | None = None  # recorded size, when the record has one
+
+
+def verify(
+    project: Project,
+    paths: Iterable[str] | None = None,
+    *,
+    deep: bool = False,
+    cache: bool = False,
+    tests: bool = True,
+    jobs: int = 0,
+    progress: Callable[[int], Callable[[int], None] | None] | None = None,
+) -> VerifyReport:
+    """Check the artifacts (or those under ``paths``) and return every file's verdict.
+
+    ``progress(total_bytes)`` may return an ``advance(n)`` callback (called from
+    worker threads) for a progress bar.
+    """
+    started = time.perf_counter()
+    root = project.root
+    jobs = jobs or project.settings.jobs
+    scopes = [_scope(project, p) for p in paths or []]
+    art_root = project.settings.artifacts_root.rstrip("/")
+
+    # Everything under the artifacts root, or whatever the given paths name.
+    every_out = tracked_outs(root)
+    outs = [
+        o
+        for o in every_out
+        if o.md5 and (_selected(o.path, scopes) if scopes else _under(o.path, art_root))
+    ]
+    tracked_dirs = {str(root / o.path) for o in every_out if o.is_dir}
+    runs = _find_runs(project, tracked_dirs) if tests else []
+    runs = [r for r in runs if _selected(r[0], scopes)]
+    notes: list[str] = []
+    unfinished = [r for r in runs if _unfinished(root / str(r[1]))]
+    for run_dir, _, _ in unfinished:
+        notes.append(f"{run_dir}: the run is still running or was interrupted; not verified")
+    runs = [r for r in runs if r not in unfinished]
+    if scopes and not outs and not runs:
+        raise UsageError(
+            f"{', '.join(paths or [])}: no DVC-tracked artifact or run there",
+            hint="see `artifactctl status`",
+        )
+
+    checks: list[FileCheck] = []
+    expects: list[_Expect] = []
+    unmanifested: list[TrackedOut] = []
+    for out in outs:
+        planned = _plan_out(project, out)
+        if planned is None:
+            unmanifested.append(out)
+        else:
+            expects += planned
+    run_expects: list[_Expect] = []
+    for run_dir, manifest, kind in runs:
+        run_expects += _plan_run(project, run_dir, manifest, kind, checks)
+    if scopes:  # a path inside a tracked folder or a run narrows the check to its files
+        expects = [e for e in expects if _selected(e.rel, scopes)]
+        run_expects = [e for e in run_expects if _selected(e.rel, scopes)]
+    cache_expects = _plan_cache(project, outs) if cache else []
+
+    state = HashState(project.state_dir / "hashes.json")
+    # For the progress bar: .dir manifests carry no sizes, their outputs' totals do.
+    outs_bytes = sum(o.size or 0 for o in outs)
+    cached_bytes = sum(o.size or 0 for o in outs if o.cache)
+    total = outs_bytes + sum(e.size or 0 for e in run_expects)
+    total += cached_bytes if cache else 0
+    advance = progress(total) if progress else None
+
+    md5_items = expects + cache_expects
+    md5_hashed = hash_many(
+        [(e.path, e.rel if e.kind == "workspace" else f"cache:{e.expected}") for e in md5_items],
+        state=state,
+        deep=deep,
+        jobs=jobs,
+        on_bytes=advance,
+    )
+    sha_hashed = hash_many(
+        [(e.path, e.rel) for e in run_expects],
+        state=state,
+        deep=deep,
+        jobs=jobs,
+        on_bytes=advance,
+        algorithm="sha256",
+    )
+    for e, h in zip([*md5_items, *run_expects], [*md5_hashed, *sha_hashed], strict=True):
+        checks.append(_judge(e, h))
+    for out in unmanifested:
+        checks += _check_without_manifest(project, out, state, deep, jobs, advance)
+        notes.append(
+            f"{out.path}: the directory manifest {out.md5} is not in the local cache; "
+            "checked the directory's hash as a whole (run `dvc fetch` to name single files)"
+        )
+    state.save()
+
+    checks += [c for c in _extras(project, outs, runs) if _selected(c.path, scopes)]
+    rules = project.settings.preserve
+    for c in checks:
+        if (
+            c.kind == "workspace"
+            and c.state in ("corrupted", "extra")
+            and is_preserved(c.path, rules)
+        ):
+            c.detail = f"{c.state}, kept under a preserve rule"
+            c.state = "preserved"
+    order = {s: i for i, s in enumerate(STATES)}
+    checks.sort(key=lambda c: (order[c.state], KINDS.index(c.kind), c.path))
+    return VerifyReport(
+        root=str(root),
+        deep=deep,
+        cache=cache,
+        tests=tests,
+        jobs=jobs,
+        seconds=time.perf_counter() - started,
+        files=checks,
+        artifacts=len(outs),
+        runs=len(runs),
+        notes=notes,
+    )
+
+
+# --- selection ---------------------------------------------------------------
+
+
+def _scope(project: Project, given: str) -> str:
+    path = Path(given)
+    try:
+        rel = project.rel(path)
+    except ValueError:
+        raise UsageError(f"{given}: outside the repository {project.root}") from None
+    return "" if rel == "." else rel.rstrip("/")
+
+
+def _under(path: str, top: str) -> bool:
+    return top == "" or path == top or path.startswith(top + "/")
+
+
+def _selected(path: str, scopes: list[str]) -> bool:
+    """No scopes: everything. Else the path is inside a scope, or a scope is inside it."""
+    return not scopes or any(_under(path, s) or _under(s, path) for s in scopes)
+
+
+# --- DVC outputs -------------------------------------------------------------
+
+
+def _plan_out(project: Project, out: TrackedOut) -> list[_Expect] | None:
+    """Files of one output with their recorded md5; None when a directory's manifest is absent."""
+    assert out.md5 is not None
+    root = str(project.root)
+    if not out.is_dir:
+        return [
+            _Expect(
+                f"{root}/{out.path}",
+                out.path,
+                "workspace",
+                out.path,
+                out.source,
+                out.md5,
+                "md5",
+                out.size,
+            )
+        ]
+    manifest = read_manifest(project.cache_dir, out.md5)
+    if manifest is None:
+        return None
+    recorded = f"{out.source} ({out.md5})"
+    top = f"{root}/{out.path}/"
+    return [
+        _Expect(top + rel, f"{out.path}/{rel}", "workspace", out.path, recorded, md5)
+        for rel, md5 in manifest
+    ]
+
+
+def _check_without_manifest(
+    project: Project,
+    out: TrackedOut,
+    state: HashState,
+    deep: bool,
+    jobs: int,
+    advance: Callable[[int], None] | None,
+) -> list[FileCheck]:
+    """A directory whose .dir object is gone: compare its whole hash, the best we can do."""
+    top = project.root / out.path
+    base = FileCheck(out.path, "ok", "workspace", out.path, out.source, expected=out.md5)
+    if not top.is_dir():
+        base.state, base.detail = "missing", "directory missing"
+        return [base]
+    rels = sorted(walk_relpaths(top))
+    hashed = hash_many(
+        [(f"{top}/{rel}", f"{out.path}/{rel}") for rel in rels],
+        state=state,
+        deep=deep,
+        jobs=jobs,
+        on_bytes=advance,
+    )
+    bad = [h for h in hashed if h.digest is None]
+    if bad:
+        base.state, base.detail = "unreadable", f"{bad[0].key}: {bad[0].error}"
+        return [base]
+    base.actual = dir_md5((rel, h.digest) for rel, h in zip(rels, hashed, strict=True))  # type: ignore[misc]
+    base.size = sum(h.size for h in hashed)
+    base.skipped = all(h.from_state for h in hashed)
+    if base.actual != out.md5:
+        base.state = "corrupted"
+        base.detail = "directory content differs; its manifest is not in the cache"
+    return [base]
+
+
+def _extras(project: Project, outs: list[TrackedOut], runs: list) -> list[FileCheck]:
+    """Files present in a tracked directory or a run folder that nothing records."""
+    found = []
+    ignored = _dvcignore(project.root) if any(o.is_dir for o in outs) else None
+    for out in outs:
+        if not out.is_dir:
+            continue
+        manifest = read_manifest(project.cache_dir, out.md5 or "")
+        top = project.root / out.path
+        if manifest is None or not top.is_dir():
+            continue
+        known = {rel for rel, _ in manifest}
+        for rel in walk_relpaths(top):
+            if rel in known:
+                continue
+            repo_rel = f"{out.path}/{rel}"
+            if not (ignored and ignored(repo_rel)):
+                found.append(_extra(top / rel, repo_rel, "workspace", out.path, out.source))
+    nested = {run_dir for run_dir, _, _ in runs}
+    for run_dir, manifest, kind in runs:
+        if manifest is None:
+            continue
+        top = project.root / run_dir
+        recorded = project.root / manifest
+        listed = _manifest_files(recorded)
+        if listed is None:
+            continue  # already reported unreadable; without a list nothing is "extra"
+        known = set(listed)
+        for rel in walk_relpaths(top):
+            path = top / rel
+            repo_rel = f"{run_dir}/{rel}"
+            if rel in known or path == recorded or rel == KEEP_MARKER:
+                continue
+            # a saved run inside a test run answers to its own manifest
+            if any(n != run_dir and _under(repo_rel, n) for n in nested):
+                continue
+            found.append(_extra(path, repo_rel, kind, run_dir, manifest))
+    return found
+
+
+def _extra(path: Path, rel: str, kind: str, artifact: str, recorded_in: str) -> FileCheck:
+    try:
+        size: int | None = path.stat().st_size
+    except OSError:
+        size = None
+    return FileCheck(
+        rel, "extra", kind, artifact, recorded_in, size=size, detail="not in the recorded manifest"
+    )
+
+
+def _dvcignore(root: Path) -> Callable[[str], bool] | None:
+    """The root .dvcignore as a predicate on repository-relative paths (None: no rules)."""
+    path = root / ".dvcignore"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    lines = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return None
+    import pathspec
+
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return spec.match_file
+
+
+# --- cache objects -----------------------------------------------------------
+
+
+def _plan_cache(project: Project, outs: list[TrackedOut]) -> list[_Expect]:
+    cache = project.cache_dir
+    objects: dict[str, str] = {}  # oid -> the output it backs
+    for out in outs:
+        if not out.cache or not out.md5:
+            continue
+        objects.setdefault(out.md5, out.path)
+        if out.is_dir:
+            for _, md5 in read_manifest(cache, out.md5) or []:
+                objects.setdefault(md5, out.path)
+    expects = []
+    for oid, artifact in sorted(objects.items()):
+        path = cache_object(cache, oid)
+        expects.append(
+            _Expect(
+                str(path),
+                _display(project.root, path),
+                "cache",
+                artifact,
+                "object name",
+                oid.removesuffix(".dir"),
+            )
+        )
+    return expects
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# --- test runs and saved runs -----------------------------------------------
+
+
+def _find_runs(project: Project, skip: set[str]) -> list[tuple[str, str | None, str]]:
+    """(run folder, its manifest or None, kind) for test runs and saved runs.
+
+    ``skip``: folders not to search (DVC-tracked directories: DVC answers for them).
+    """
+    art = project.artifacts
+    runs: list[tuple[str, str | None, str]] = []
+    tests_dir = art / TESTS
+    if tests_dir.is_dir():
+        for entry in sorted(os.scandir(tests_dir), key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False):
+                manifest = Path(entry.path) / RUN_MANIFEST
+                runs.append(
+                    (
+                        project.rel(Path(entry.path)),
+                        project.rel(manifest) if manifest.is_file() else None,
+                        "test_run",
+                    )
+                )
+    stack = [art]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.name == RUNS:
+                for run in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                    manifest = Path(run.path) / SAVED_RUN_MANIFEST
+                    if run.is_dir(follow_symlinks=False) and manifest.is_file():
+                        runs.append(
+                            (project.rel(Path(run.path)), project.rel(manifest), "saved_run")
+                        )
+            elif entry.name not in (".git", ".dvc") and entry.path not in skip:
+                stack.append(Path(entry.path))
+    # test runs without a run.json are not verifiable: keep them out of the count
+    return [r for r in runs if r[1] is not None]
+
+
+def _unfinished(manifest: Path) -> bool:
+    """A test run whose run.json says it is still running (written before the stages)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("status") == "running"
+
+
+def _manifest_files(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else None
+
+
+def _plan_run(
+    project: Project, run_dir: str, manifest: str | None, kind: str, checks: list[FileCheck]
+) -> list[_Expect]:
+    assert manifest is not None
+    files = _manifest_files(project.root / manifest)
+    if files is None:
+        checks.append(
+            FileCheck(
+                manifest,
+                "unreadable",
+                kind,
+                run_dir,
+                manifest,
+                algorithm="sha256",
+                detail="manifest is not valid JSON with a 'files' table",
+            )
+        )
+        return []
+    expects = []
+    for rel, entry in sorted(files.items()):
+        entry = entry if isinstance(entry, dict) else {}
+        parts = PurePosixPath(rel).parts
+        if PurePosixPath(rel).is_absolute() or ".." in parts or not parts:
+            checks.append(
+                FileCheck(
+                    f"{run_dir}/{rel}",
+                    "unreadable",
+                    kind,
+                    run_dir,
+                    manifest,
+                    "sha256",
+                    detail="path in the manifest points outside the run folder",
+                )
+            )
+            continue
+        expected = entry.get("sha256")
+        size = entry.get("size")
+        expects.append(
+            _Expect(
+                f"{project.root}/{run_dir}/{rel}",
+                f"{run_dir}/{rel}",
+                kind,
+                run_dir,
+                manifest,
+                str(expected or ""),
+                "sha256",
+                size if isinstance(size, int) else None,
+            )
+        )
+    return expects
+
+
+# --- verdicts ----------------------------------------------------------------
+
+
+def _judge(e: _Expect, h: FileHash) -> FileCheck:
+    check = FileCheck(
+        e.rel,
+        "ok",
+        e.kind,
+        e.artifact,
+        e.recorded_in,
+        algorithm=e.algorithm,
+        expected=e.expected,
+        actual=h.digest,
+        size=h.size if h.error != "missing" else e.size,
+        skipped=h.from_state,
+    )
+    if h.error == "missing":
+        check.state = "missing"
+        check.detail = "object missing" if e.kind == "cache" else "file missing"
+    elif h.digest is None:
+        check.state, check.detail = "unreadable", h.error or "unreadable"
+    elif h.digest != e.expected:
+        check.state = "corrupted"
+        if e.size is not None and h.size != e.size:
+            check.detail = f"size {h.size} bytes, recorded {e.size}"
+    return check
