@@ -60,8 +60,14 @@ class Output:
         return self._err
 
     def result(self, data: Any, render: Callable[[Console], None]) -> None:
-        """Print ``data`` as JSON (``--json``) or draw it with ``render``."""
+        """Print ``data`` as JSON (``--json``) or draw it with ``render``.
+
+        ``data`` may be a function returning the document, so that building a
+        large one costs nothing when a table is drawn instead.
+        """
         if self.json_mode:
+            if callable(data):
+                data = data()
             sys.stdout.write(dumps(data) + "\n")
             sys.stdout.flush()
         elif not self.quiet:

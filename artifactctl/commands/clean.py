@@ -68,7 +68,7 @@ def clean_command(
     else:
         plan = plan_clean(project, keep, older_than, name)
         _warn(out, plan)
-    out.result(plan.to_dict(), lambda console: render(console, plan))
+    out.result(plan.to_dict, lambda console: render(console, plan))
     if plan.failures:
         for failure in plan.failures:
             out.warn(f"could not remove {failure}")
