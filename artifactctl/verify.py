@@ -168,6 +168,22 @@ def verify(
     ``progress(total_bytes)`` may return an ``advance(n)`` callback (called from
     worker threads) for a progress bar.
     """
+    _MANIFESTS.clear()
+    try:
+        return _verify(project, paths, deep, cache, tests, jobs, progress)
+    finally:
+        _MANIFESTS.clear()
+
+
+def _verify(
+    project: Project,
+    paths: Iterable[str] | None,
+    deep: bool,
+    cache: bool,
+    tests: bool,
+    jobs: int,
+    progress: Callable[[int], Callable[[int], None] | None] | None,
+) -> VerifyReport:
     started = time.perf_counter()
     root = project.root
     jobs = jobs or project.settings.jobs
@@ -272,6 +288,17 @@ def verify(
     )
 
 
+# Each .dir manifest is read once per verify (planning, extras and --cache all need it).
+_MANIFESTS: dict[tuple[str, str], list[tuple[str, str]] | None] = {}
+
+
+def _read_manifest(cache_dir: Path, md5: str) -> list[tuple[str, str]] | None:
+    key = (str(cache_dir), md5)
+    if key not in _MANIFESTS:
+        _MANIFESTS[key] = read_manifest(cache_dir, md5)
+    return _MANIFESTS[key]
+
+
 # --- selection ---------------------------------------------------------------
 
 
@@ -313,7 +340,7 @@ def _plan_out(project: Project, out: TrackedOut) -> list[_Expect] | None:
                 out.size,
             )
         ]
-    manifest = read_manifest(project.cache_dir, out.md5)
+    manifest = _read_manifest(project.cache_dir, out.md5)
     if manifest is None:
         return None
     recorded = f"{out.source} ({out.md5})"
@@ -366,7 +393,7 @@ def _extras(project: Project, outs: list[TrackedOut], runs: list) -> list[FileCh
     for out in outs:
         if not out.is_dir:
             continue
-        manifest = read_manifest(project.cache_dir, out.md5 or "")
+        manifest = _read_manifest(project.cache_dir, out.md5 or "")
         top = project.root / out.path
         if manifest is None or not top.is_dir():
             continue
@@ -436,7 +463,7 @@ def _plan_cache(project: Project, outs: list[TrackedOut]) -> list[_Expect]:
             continue
         objects.setdefault(out.md5, out.path)
         if out.is_dir:
-            for _, md5 in read_manifest(cache, out.md5) or []:
+            for _, md5 in _read_manifest(cache, out.md5) or []:
                 objects.setdefault(md5, out.path)
     expects = []
     for oid, artifact in sorted(objects.items()):
