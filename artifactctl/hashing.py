@@ -141,13 +141,26 @@ class HashState:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._entries: dict[str, list] = {}
+        self._data: dict[str, list] | None = None  # read on first use (see load)
         self._dirty = False
-        if path is not None and path.is_file():
+
+    def load(self) -> None:
+        """Read the state file now (it is read on first use otherwise)."""
+        if self._data is not None:
+            return
+        self._data = {}
+        if self.path is not None and self.path.is_file():
             with contextlib.suppress(OSError, ValueError):
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(self.path.read_text(encoding="utf-8"))
                 if isinstance(data, dict):
-                    self._entries = data
+                    self._data = data
+
+    @property
+    def _entries(self) -> dict[str, list]:
+        if self._data is None:
+            self.load()
+        assert self._data is not None
+        return self._data
 
     def get(self, key: str, st: os.stat_result) -> str | None:
         entry = self._entries.get(key)
@@ -200,6 +213,7 @@ def hash_many(
     jobs: int = 0,
     on_bytes: Callable[[int], None] | None = None,
     algorithm: str = "md5",
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[FileHash]:
     """Hash (path, state key) pairs; results in the same order as ``files``.
 
@@ -211,6 +225,9 @@ def hash_many(
     split across forked processes when there are many (their cost is Python and
     system calls, which threads cannot run in parallel); bigger files are
     digested by threads, which release the GIL inside hashlib.
+
+    ``meanwhile``: the caller's other work, run once in this process; while forked
+    helpers hash when there are any (the process then takes a smaller slice).
     """
     # md5 keys stay bare (shared with status); other algorithms get their own keys.
     prefix = "" if algorithm == "md5" else algorithm + ":"
@@ -245,9 +262,9 @@ def hash_many(
     record = state.put_raw if state is not None else None
     if lane:
         paths = [os.fspath(files[i][0]) for i in lane]
-        for i, (digest, size, mtime, ino, error) in zip(
-            lane, _small_lane(paths, algorithm, jobs, on_bytes), strict=True
-        ):
+        got = _small_lane(paths, algorithm, jobs, on_bytes, meanwhile)
+        meanwhile = None
+        for i, (digest, size, mtime, ino, error) in zip(lane, got, strict=True):
             if digest == "":  # too big for the lane: to the threads
                 big.append((i, size, mtime, ino))
                 continue
@@ -255,6 +272,9 @@ def hash_many(
             results[i] = FileHash(path, key, digest, size, error=error)
             if record is not None and digest is not None and mtime < racy:
                 record(prefix + key, size, mtime, ino, digest)
+
+    if meanwhile is not None:
+        meanwhile()
 
     def work(batch: list[tuple[int, int, int, int]]) -> list[FileHash]:
         done = []
@@ -290,6 +310,7 @@ def hash_many(
 # is None with an error, or "" for a file of CHUNK bytes or more (left to the threads).
 LaneResult = tuple[str | None, int, int, int, str | None]
 FORK_MIN_FILES = 2000  # below this a forked helper costs more than it saves
+MEANWHILE_SHARE = 0.6  # of an equal slice, for a process with other work to do
 PROGRESS_EVERY = 1024  # files between progress updates in the lane
 
 
@@ -298,6 +319,7 @@ def _small_lane(
     algorithm: str,
     jobs: int,
     on_bytes: Callable[[int], None] | None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[LaneResult]:
     """Digest small files; with many of them and spare cores, forked helpers take slices.
 
@@ -307,13 +329,20 @@ def _small_lane(
     """
     procs = min(_cores(), jobs if jobs > 0 else 64, len(paths) // (FORK_MIN_FILES // 2))
     if procs < 2 or not hasattr(os, "fork"):
-        return _lane(paths, algorithm, on_bytes)
-    step = -(-len(paths) // procs)
-    slices = [paths[k : k + step] for k in range(0, len(paths), step)]
+        out = _lane(paths, algorithm, on_bytes)
+        if meanwhile is not None:
+            meanwhile()
+        return out
+    # This process takes a smaller first slice when it has other work to do meanwhile.
+    first = int(len(paths) / procs * (MEANWHILE_SHARE if meanwhile else 1.0))
+    step = -(-(len(paths) - first) // (procs - 1))
+    slices = [paths[:first]] + [paths[k : k + step] for k in range(first, len(paths), step)]
     helpers = []
     for part in slices[1:]:
         helpers.append((part, _fork_lane(part, algorithm)))
     out = _lane(slices[0], algorithm, on_bytes)
+    if meanwhile is not None:
+        meanwhile()
     for part, helper in helpers:
         got = _collect(helper, len(part))
         if got is None:
