@@ -269,7 +269,7 @@ def hash_many(
                 big.append((i, size, mtime, ino))
                 continue
             path, key = files[i]
-            results[i] = FileHash(path, key, digest, size, error=error)
+            results[i] = FileHash(path, key, digest, size, False, error)
             if record is not None and digest is not None and mtime < racy:
                 record(prefix + key, size, mtime, ino, digest)
 
