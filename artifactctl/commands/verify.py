@@ -32,7 +32,13 @@ def verify_command(
         True, "--tests/--no-tests", help="Also verify test runs and saved runs (default: yes)."
     ),
     show_all: bool = typer.Option(False, "--all", help="List every file, not only problems."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Hashing threads (0: automatic)."),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        help="Hashing threads, and processes for many small files (0: automatic).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Re-hash artifacts against dvc.lock, .dvc files and run manifests; name every bad file."""
