@@ -15,12 +15,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from artifactctl.fsutil import atomic_write_text
@@ -139,13 +141,26 @@ class HashState:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._entries: dict[str, list] = {}
+        self._data: dict[str, list] | None = None  # read on first use (see load)
         self._dirty = False
-        if path is not None and path.is_file():
+
+    def load(self) -> None:
+        """Read the state file now (it is read on first use otherwise)."""
+        if self._data is not None:
+            return
+        self._data = {}
+        if self.path is not None and self.path.is_file():
             with contextlib.suppress(OSError, ValueError):
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(self.path.read_text(encoding="utf-8"))
                 if isinstance(data, dict):
-                    self._entries = data
+                    self._data = data
+
+    @property
+    def _entries(self) -> dict[str, list]:
+        if self._data is None:
+            self.load()
+        assert self._data is not None
+        return self._data
 
     def get(self, key: str, st: os.stat_result) -> str | None:
         entry = self._entries.get(key)
@@ -156,6 +171,12 @@ class HashState:
     def put(self, key: str, st: os.stat_result, md5: str) -> None:
         entry = [st.st_size, st.st_mtime_ns, st.st_ino, md5]
         if self._entries.get(key) != entry:  # re-hashing unchanged files needs no rewrite
+            self._entries[key] = entry
+            self._dirty = True
+
+    def put_raw(self, key: str, size: int, mtime_ns: int, inode: int, md5: str) -> None:
+        entry = [size, mtime_ns, inode, md5]
+        if self._entries.get(key) != entry:
             self._entries[key] = entry
             self._dirty = True
 
@@ -192,92 +213,256 @@ def hash_many(
     jobs: int = 0,
     on_bytes: Callable[[int], None] | None = None,
     algorithm: str = "md5",
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[FileHash]:
     """Hash (path, state key) pairs; results in the same order as ``files``.
 
     With a state and not ``deep``, a file whose size, mtime and inode match the
     state is not read. Missing and unreadable files are reported, not raised.
     ``on_bytes`` may be called from worker threads.
+
+    Files under CHUNK go through one tight loop (open, fstat, one read, digest),
+    split across forked processes when there are many (their cost is Python and
+    system calls, which threads cannot run in parallel); bigger files are
+    digested by threads, which release the GIL inside hashlib.
+
+    ``meanwhile``: the caller's other work, run once in this process; while forked
+    helpers hash when there are any (the process then takes a smaller slice).
     """
     # md5 keys stay bare (shared with status); other algorithms get their own keys.
     prefix = "" if algorithm == "md5" else algorithm + ":"
     racy = time.time_ns() - RACY_NS
     results: list[FileHash | None] = [None] * len(files)
-    todo: list[tuple[int, Path | str, str, os.stat_result]] = []
-    skipped_bytes = 0
-    for i, (path, key) in enumerate(files):
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            results[i] = FileHash(path, key, None, 0, error="missing")
-            continue
-        except OSError as exc:
-            results[i] = FileHash(path, key, None, 0, error=exc.strerror or str(exc))
-            continue
-        cached = state.get(prefix + key, st) if (state is not None and not deep) else None
-        if cached is not None:
-            results[i] = FileHash(path, key, cached, st.st_size, from_state=True)
-            skipped_bytes += st.st_size
-        else:
-            todo.append((i, path, key, st))
-    if on_bytes and skipped_bytes:
-        on_bytes(skipped_bytes)
-
-    Item = tuple[int, Path | str, str, os.stat_result]
-
-    def work(batch: list[Item]) -> list[tuple[Item, FileHash]]:
-        done = []
-        small = 0
-        for item in batch:
-            _, path, key, st = item
-            big = st.st_size >= CHUNK
+    lane: list[int] = []  # size unknown or small: the tight loop
+    big: list[tuple[int, int, int, int]] = []  # (index, size, mtime_ns, inode)
+    if state is not None and not deep:
+        skipped_bytes = 0
+        for i, (path, key) in enumerate(files):
             try:
-                value = digest_file(path, algorithm, st.st_size, on_bytes if big else None)
-                done.append((item, FileHash(path, key, value, st.st_size)))
+                st = os.stat(path)
             except FileNotFoundError:
-                done.append((item, FileHash(path, key, None, 0, error="missing")))
+                results[i] = FileHash(path, key, None, 0, error="missing")
+                continue
             except OSError as exc:
-                error = exc.strerror or str(exc)
-                done.append((item, FileHash(path, key, None, st.st_size, error=error)))
-            if not big:
-                small += st.st_size
-        if on_bytes and small:
-            on_bytes(small)
+                results[i] = FileHash(path, key, None, 0, error=exc.strerror or str(exc))
+                continue
+            cached = state.get(prefix + key, st)
+            if cached is not None:
+                results[i] = FileHash(path, key, cached, st.st_size, from_state=True)
+                skipped_bytes += st.st_size
+            elif st.st_size >= CHUNK:
+                big.append((i, st.st_size, st.st_mtime_ns, st.st_ino))
+            else:
+                lane.append(i)
+        if on_bytes and skipped_bytes:
+            on_bytes(skipped_bytes)
+    else:
+        lane = list(range(len(files)))
+
+    record = state.put_raw if state is not None else None
+    if lane:
+        paths = [os.fspath(files[i][0]) for i in lane]
+        got = _small_lane(paths, algorithm, jobs, on_bytes, meanwhile)
+        meanwhile = None
+        for i, (digest, size, mtime, ino, error) in zip(lane, got, strict=True):
+            if digest == "":  # too big for the lane: to the threads
+                big.append((i, size, mtime, ino))
+                continue
+            path, key = files[i]
+            results[i] = FileHash(path, key, digest, size, False, error)
+            if record is not None and digest is not None and mtime < racy:
+                record(prefix + key, size, mtime, ino, digest)
+
+    if meanwhile is not None:
+        meanwhile()
+
+    def work(batch: list[tuple[int, int, int, int]]) -> list[FileHash]:
+        done = []
+        for i, size, _, _ in batch:
+            path, key = files[i]
+            try:
+                value = digest_file(path, algorithm, size, on_bytes)
+                done.append(FileHash(path, key, value, size))
+            except FileNotFoundError:
+                done.append(FileHash(path, key, None, 0, error="missing"))
+            except OSError as exc:
+                done.append(FileHash(path, key, None, size, error=exc.strerror or str(exc)))
         return done
 
-    batches = _batches(todo)
+    batches = _batches(big)
     workers = min(default_jobs(jobs), max(1, len(batches)))
     if workers == 1:
         finished = [work(b) for b in batches]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             finished = list(pool.map(work, batches))
-    for batch in finished:
-        for (i, _, _, st), fh in batch:
+    for batch, hashed in zip(batches, finished, strict=True):
+        for (i, size, mtime, ino), fh in zip(batch, hashed, strict=True):
             results[i] = fh
             # A file modified within the last seconds could change again inside the same
             # mtime tick and keep its size: do not let the state vouch for it (racy clean).
-            if state is not None and fh.digest is not None and st.st_mtime_ns < racy:
-                state.put(prefix + fh.key, st, fh.digest)
+            if record is not None and fh.digest is not None and mtime < racy:
+                record(prefix + fh.key, size, mtime, ino, fh.digest)
     return [r for r in results if r is not None]
 
 
-def _batches(todo: list) -> list[list]:
-    """Worker tasks: files under CHUNK in one sequential lane, bigger files spread by bytes.
+# One result of the small-file lane: (digest, size, mtime_ns, inode, error). The digest
+# is None with an error, or "" for a file of CHUNK bytes or more (left to the threads).
+LaneResult = tuple[str | None, int, int, int, str | None]
+FORK_MIN_FILES = 2000  # below this a forked helper costs more than it saves
+MEANWHILE_SHARE = 0.6  # of an equal slice, for a process with other work to do
+PROGRESS_EVERY = 1024  # files between progress updates in the lane
 
-    A small file is mostly Python and system-call overhead, which holds the GIL: two
-    threads on 4 KiB files run slower than one (measured), so they share one lane.
-    Bigger files are digested with the GIL released and do run in parallel; the
-    biggest start first so that one does not lengthen the tail.
+
+def _small_lane(
+    paths: list[str],
+    algorithm: str,
+    jobs: int,
+    on_bytes: Callable[[int], None] | None,
+    meanwhile: Callable[[], object] | None = None,
+) -> list[LaneResult]:
+    """Digest small files; with many of them and spare cores, forked helpers take slices.
+
+    The parent hashes the first slice itself while each helper hashes a later one and
+    sends its results back through a pipe (marshal). A helper that fails is replaced
+    by the parent hashing its slice, so a fork can never lose a result.
     """
-    small = [item for item in todo if item[3].st_size < CHUNK]
+    procs = min(_cores(), jobs if jobs > 0 else 64, len(paths) // (FORK_MIN_FILES // 2))
+    if procs < 2 or not hasattr(os, "fork"):
+        out = _lane(paths, algorithm, on_bytes)
+        if meanwhile is not None:
+            meanwhile()
+        return out
+    # This process takes a smaller first slice when it has other work to do meanwhile.
+    first = int(len(paths) / procs * (MEANWHILE_SHARE if meanwhile else 1.0))
+    step = -(-(len(paths) - first) // (procs - 1))
+    slices = [paths[:first]] + [paths[k : k + step] for k in range(first, len(paths), step)]
+    helpers = []
+    for part in slices[1:]:
+        helpers.append((part, _fork_lane(part, algorithm)))
+    out = _lane(slices[0], algorithm, on_bytes)
+    if meanwhile is not None:
+        meanwhile()
+    for part, helper in helpers:
+        got = _collect(helper, len(part))
+        if got is None:
+            got = _lane(part, algorithm, None)
+        elif on_bytes:
+            on_bytes(sum(r[1] for r in got if r[0]))
+        out += got
+    return out
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _fork_lane(paths: list[str], algorithm: str) -> tuple[int, int] | None:
+    """Start a forked helper hashing ``paths``; (pid, read end of its pipe), or None."""
+    try:
+        rfd, wfd = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(rfd)
+        os.close(wfd)
+        return None
+    if pid == 0:  # the helper: hash, send, and leave without running any parent cleanup
+        code = 1
+        try:
+            os.close(rfd)
+            view = memoryview(marshal.dumps(_lane(paths, algorithm, None)))
+            while view:
+                view = view[os.write(wfd, view) :]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    return pid, rfd
+
+
+def _collect(helper: tuple[int, int] | None, expected: int) -> list[LaneResult] | None:
+    """A helper's results, or None if it could not deliver them all."""
+    if helper is None:
+        return None
+    pid, rfd = helper
+    chunks = []
+    try:
+        while chunk := os.read(rfd, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(rfd)
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return None
+    try:
+        got = marshal.loads(b"".join(chunks))
+    except (EOFError, ValueError, TypeError):
+        return None
+    return got if isinstance(got, list) and len(got) == expected else None
+
+
+def _lane(
+    paths: list[str], algorithm: str, on_bytes: Callable[[int], None] | None
+) -> list[LaneResult]:
+    """The tight loop: open, fstat, read size + 1 bytes, digest. Kept free of objects
+    and calls it does not need: at 4 KiB per file, Python's own work is the cost."""
+    new = (
+        getattr(hashlib, algorithm) if algorithm in ALGORITHMS else partial(hashlib.new, algorithm)
+    )
+    done: list[LaneResult] = []
+    append = done.append
+    open_, fstat, read, close, rdonly = os.open, os.fstat, os.read, os.close, os.O_RDONLY
+    chunk = CHUNK
+    pending = 0
+    for n, path in enumerate(paths, 1):
+        if on_bytes and n % PROGRESS_EVERY == 0 and pending:
+            on_bytes(pending)
+            pending = 0
+        try:
+            fd = open_(path, rdonly)
+        except FileNotFoundError:
+            append((None, 0, 0, 0, "missing"))
+            continue
+        except OSError as exc:
+            append((None, 0, 0, 0, exc.strerror or str(exc)))
+            continue
+        size = 0
+        try:
+            st = fstat(fd)
+            size = st.st_size
+            if size < chunk:
+                data = read(fd, size + 1)
+                if len(data) <= size:  # the whole file (a shorter one stops early too)
+                    append((new(data).hexdigest(), size, st.st_mtime_ns, st.st_ino, None))
+                    pending += size
+                    continue
+            append(("", size, st.st_mtime_ns, st.st_ino, None))  # big or growing
+        except OSError as exc:
+            append((None, size, 0, 0, exc.strerror or str(exc)))
+        finally:
+            close(fd)
+    if on_bytes and pending:
+        on_bytes(pending)
+    return done
+
+
+def _batches(big: list[tuple[int, int, int, int]]) -> list[list[tuple[int, int, int, int]]]:
+    """Thread tasks for (index, size, ...) of files of CHUNK bytes or more, spread by bytes.
+
+    Files of BATCH_BYTES or more are a task each; the biggest start first so that one
+    does not lengthen the tail.
+    """
     batches: list[list] = []
     current: list = []
     current_bytes = 0
-    for item in todo:
-        size = item[3].st_size
-        if size < CHUNK:
-            continue
+    for item in big:
+        size = item[1]
         if size >= BATCH_BYTES:
             batches.append([item])
             continue
@@ -288,5 +473,5 @@ def _batches(todo: list) -> list[list]:
             current, current_bytes = [], 0
     if current:
         batches.append(current)
-    batches.sort(key=lambda b: -sum(it[3].st_size for it in b))
-    return ([small] if small else []) + batches
+    batches.sort(key=lambda b: -sum(it[1] for it in b))
+    return batches

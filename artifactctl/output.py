@@ -90,13 +90,32 @@ class Output:
         self, description: str, total: float | None = None, bytes_: bool = False
     ) -> Iterator[Callable[[float], None]]:
         """A progress bar on stderr when it is a terminal; yields ``advance(n)``."""
-        if self.json_mode or self.quiet or not self.err.is_terminal:
+        # The cheap check first: it spares importing rich when stderr is a pipe or file.
+        if self.json_mode or self.quiet or not _maybe_terminal(sys.stderr):
+            yield lambda n: None
+            return
+        if not self.err.is_terminal:
             yield lambda n: None
             return
         bar = _progress(self.err, bytes_)
         with bar:
             task = bar.add_task(description, total=total)
             yield lambda n: bar.advance(task, n)
+
+
+# Variables that make rich treat any stream as a terminal.
+_FORCE_TERMINAL = ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def _maybe_terminal(stream: Any) -> bool:
+    """False when rich would surely not see a terminal (without importing rich)."""
+    import os
+
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError):
+        tty = False
+    return tty or any(os.environ.get(name) for name in _FORCE_TERMINAL)
 
 
 def _progress(console: Console, bytes_: bool) -> Progress:
