@@ -14,3 +14,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]"
   touch "$stamp"
 fi
+# Byte-compile the (editable) package once: where PYTHONDONTWRITEBYTECODE is set, every
+# `artifactctl` start would otherwise compile its modules again.
+.venv/bin/python -m compileall -q artifactctl >/dev/null
