@@ -10,7 +10,6 @@ from artifactctl.app import JSON_HELP, command, open_project
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.text import Text
 
     from artifactctl.cachegc import CacheReport
     from artifactctl.retention import CleanPlan
@@ -78,10 +77,8 @@ def clean_command(
 TABLE_ROWS = 100
 
 
-def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> Text:
-    """Aligned columns as one Text (numbers right-aligned), fast for thousands of rows."""
-    from rich.text import Text
-
+def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> str:
+    """Aligned columns as plain text (numbers right-aligned), fast for thousands of rows."""
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     right = {2, 3}
 
@@ -92,9 +89,7 @@ def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> Text:
         ]
         return "  ".join(parts).rstrip() + "\n"
 
-    text = Text(line(columns), style="bold", no_wrap=True)
-    text.append("".join(line(r) for r in rows))
-    return text
+    return line(columns) + "".join(line(r) for r in rows)
 
 
 def _warn(out: object, plan: CleanPlan) -> None:
@@ -112,8 +107,9 @@ def render(console: Console, plan: CleanPlan) -> None:
     title = "removed" if plan.applied else "would remove (dry run)"
     if len(rows) > TABLE_ROWS:
         # rich lays a table out at ~3 ms a row; long lists get the same columns as plain text
-        console.print(f"{plan.tests_root}/: {title}", markup=False, highlight=False)
-        console.print(plain_table(["run", "created", "age", "size", "reason"], rows), end="")
+        # written straight to the console's file: rich would wrap-check every line
+        console.file.write(f"{plan.tests_root}/: {title}\n")
+        console.file.write(plain_table(["run", "created", "age", "size", "reason"], rows))
     elif rows:
         console.print(
             table(
