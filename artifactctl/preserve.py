@@ -159,12 +159,12 @@ def list_rules(project: Project) -> PreserveListing:
 
 
 def _state(project: Project, rel: str, md5: str) -> str:
-    from artifactctl.hashing import HashState, hash_many
+    from artifactctl.hashing import HashState, hash_many, state_file
 
     path = project.root / rel
     if not path.is_file():
         return "missing"
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     (got,) = hash_many([(path, rel)], state=state)
     state.save()
     return "ok" if got.md5 == md5 else "modified"

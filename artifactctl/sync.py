@@ -39,7 +39,7 @@ from pathlib import Path
 
 from artifactctl.errors import RemoteError, UsageError
 from artifactctl.fsutil import atomic_copy, fsync_dir
-from artifactctl.hashing import HashState, hash_many, md5_file, walk_files
+from artifactctl.hashing import HashState, hash_many, md5_file, state_file, walk_files
 from artifactctl.journal import Journal
 from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.preserve import is_preserved
@@ -225,7 +225,7 @@ def _pull_locked(
     ):
         fetched = dvcrepo.fetch(project.root, fetch_targets, remote_name, jobs or None)
 
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     expanded = _expand(project, outs)
     for out, files in expanded:
         if files is None:
@@ -595,7 +595,7 @@ def _preserved_differing(project: Project, files: dict[str, str], rules: list[st
     chosen = [rel for rel in files if is_preserved(rel, rules) and (project.root / rel).is_file()]
     if not chosen:
         return []
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     hashed = hash_many([(project.root / rel, rel) for rel in chosen], state=state)
     state.save()
     return sorted(h.key for h in hashed if h.md5 != files[h.key])

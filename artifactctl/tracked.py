@@ -46,11 +46,18 @@ def cache_object(cache_dir: Path, md5: str) -> Path:
 
 def read_manifest(cache_dir: Path, dir_md5: str) -> list[tuple[str, str]] | None:
     """(relpath, md5) pairs of a directory output, or None if its ``.dir`` object is absent."""
+    columns = read_manifest_columns(cache_dir, dir_md5)
+    return None if columns is None else list(zip(*columns, strict=True))
+
+
+def read_manifest_columns(cache_dir: Path, dir_md5: str) -> tuple[list[str], list[str]] | None:
+    """(relpaths, md5s) of a directory output, or None if its ``.dir`` object is absent."""
     try:
-        data = json.loads(cache_object(cache_dir, dir_md5).read_bytes())
-    except (FileNotFoundError, ValueError):
+        with open(cache_object(cache_dir, dir_md5), "rb") as fh:
+            data = json.loads(fh.read())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
-    return [(item["relpath"], item["md5"]) for item in data]
+    return [item["relpath"] for item in data], [item["md5"] for item in data]
 
 
 def _entry(item: dict[str, Any], base: PurePosixPath) -> tuple[str, dict[str, Any]]:
