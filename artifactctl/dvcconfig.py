@@ -48,6 +48,18 @@ def read_config(root: Path) -> dict[str, Any]:
     return merged
 
 
+def _mentions(root: Path, word: str) -> bool:
+    """Whether .dvc/config or .dvc/config.local could hold a setting about ``word``."""
+    for name in ("config", "config.local"):
+        try:
+            text = (root / ".dvc" / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if word in text.lower():
+            return True
+    return False
+
+
 def remotes(root: Path) -> list[Remote]:
     config = read_config(root)
     default = config.get("core", {}).get("remote")
@@ -80,6 +92,8 @@ def get_remote(root: Path, name: str | None = None) -> Remote:
 
 
 def cache_dir(root: Path) -> Path:
+    if not _mentions(root, "cache"):  # the usual case: no configobj import needed
+        return root / ".dvc" / "cache"
     configured = read_config(root).get("cache", {}).get("dir")
     if not configured:
         return root / ".dvc" / "cache"

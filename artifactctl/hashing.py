@@ -20,11 +20,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-
-from artifactctl.fsutil import atomic_write_bytes
 
 CHUNK = 64 << 10  # 64 KiB reads: the buffer stays in cache; 1 MiB costs 4x the system time
 BATCH_BYTES = 8 << 20  # a worker task hashes up to this many bytes of small files
@@ -202,18 +199,41 @@ class HashState:
 
     def save(self) -> None:
         if self.path is not None and self._dirty:
+            from artifactctl.fsutil import atomic_write_bytes
+
             atomic_write_bytes(self.path, marshal.dumps(self._entries))
             self._dirty = False
 
 
-@dataclass
 class FileHash:
-    path: Path | str
-    key: str
-    digest: str | None  # None when unreadable or missing
-    size: int
-    from_state: bool = False
-    error: str | None = None
+    """One file's hash (a plain class: a dataclass costs a compile at every start)."""
+
+    __slots__ = ("digest", "error", "from_state", "key", "path", "size")
+
+    def __init__(
+        self,
+        path: Path | str,
+        key: str,
+        digest: str | None,  # None when unreadable or missing
+        size: int,
+        from_state: bool = False,
+        error: str | None = None,
+    ) -> None:
+        self.path, self.key, self.digest, self.size = path, key, digest, size
+        self.from_state, self.error = from_state, error
+
+    def __repr__(self) -> str:
+        return (
+            f"FileHash({self.path!r}, {self.key!r}, {self.digest!r}, {self.size}, "
+            f"{self.from_state}, {self.error!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileHash) and all(
+            getattr(self, n) == getattr(other, n) for n in self.__slots__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def md5(self) -> str | None:
@@ -254,15 +274,20 @@ def hash_many(
     ]
 
 
-@dataclass
 class Hashed:
     """Results of ``hash_columns``, one list entry per file (columns, not objects:
     at 20,000 files an object each costs as much as a tenth of the hashing)."""
 
-    digests: list[str | None]  # None when unreadable or missing (see errors)
-    sizes: list[int]
-    cached: list[bool]  # the state vouched for it: not read
-    errors: dict[int, str]  # index -> "missing" or the error text
+    __slots__ = ("cached", "digests", "errors", "sizes")
+
+    def __init__(
+        self,
+        digests: list[str | None],  # None when unreadable or missing (see errors)
+        sizes: list[int],
+        cached: list[bool],  # the state vouched for it: not read
+        errors: dict[int, str],  # index -> "missing" or the error text
+    ) -> None:
+        self.digests, self.sizes, self.cached, self.errors = digests, sizes, cached, errors
 
 
 def hash_columns(
@@ -386,7 +411,6 @@ def hash_columns(
 # is None with an error, or "" for a file of CHUNK bytes or more (left to the threads).
 LaneResult = tuple[str | None, int, int, int, str | None]
 FORK_MIN_FILES = 2000  # below this a forked helper costs more than it saves
-MEANWHILE_SHARE = 0.6  # of an equal slice, for a process with other work to do
 PROGRESS_EVERY = 1024  # files between progress updates in the lane
 
 
@@ -397,11 +421,13 @@ def _small_lane(
     on_bytes: Callable[[int], None] | None,
     meanwhile: Callable[[], object] | None = None,
 ) -> list[LaneResult]:
-    """Digest small files; with many of them and spare cores, forked helpers take slices.
+    """Digest small files; with many of them and spare cores, forked helpers share the work.
 
-    The parent hashes the first slice itself while each helper hashes a later one and
-    sends its results back through a pipe (marshal). A helper that fails is replaced
-    by the parent hashing its slice, so a fork can never lose a result.
+    The files are cut into chunks whose numbers wait in a pipe: each process (this one
+    once its ``meanwhile`` work is done, and the helpers at once) takes the next number
+    and hashes that chunk, so all finish together however busy the machine is. Helpers
+    send their chunks back through a pipe (marshal); the chunks of a helper that fails
+    are hashed here, so a fork can never lose a result.
     """
     procs = min(_cores(), jobs if jobs > 0 else 64, len(paths) // (FORK_MIN_FILES // 2))
     if procs < 2 or not hasattr(os, "fork"):
@@ -409,24 +435,57 @@ def _small_lane(
         if meanwhile is not None:
             meanwhile()
         return out
-    # This process takes a smaller first slice when it has other work to do meanwhile.
-    first = int(len(paths) / procs * (MEANWHILE_SHARE if meanwhile else 1.0))
-    step = -(-(len(paths) - first) // (procs - 1))
-    slices = [paths[:first]] + [paths[k : k + step] for k in range(first, len(paths), step)]
-    helpers = []
-    for part in slices[1:]:
-        helpers.append((part, _fork_lane(part, algorithm)))
-    out = _lane(slices[0], algorithm, on_bytes)
+    count = min(MAX_CHUNKS, max(procs * 4, len(paths) // CHUNK_FILES))
+    bounds = [(len(paths) * k // count, len(paths) * (k + 1) // count) for k in range(count)]
+    try:
+        queue, feed = os.pipe()
+    except OSError:
+        queue = -1
+    if queue < 0:
+        helpers = []
+    else:
+        os.write(feed, bytes(range(count)))  # a pipe holds far more than MAX_CHUNKS bytes
+        os.close(feed)
+        helpers = [_fork_lane(paths, bounds, queue, algorithm) for _ in range(procs - 1)]
     if meanwhile is not None:
         meanwhile()
-    for part, helper in helpers:
-        got = _collect(helper, len(part))
-        if got is None:
-            got = _lane(part, algorithm, None)
-        elif on_bytes:
-            on_bytes(sum(r[1] for r in got if r[0]))
-        out += got
+    done: dict[int, list[LaneResult]] = {}
+    if queue >= 0:
+        done.update(_take_chunks(paths, bounds, queue, algorithm, on_bytes))
+        os.close(queue)
+    for helper in helpers:
+        got = _collect(helper)
+        if got:
+            if on_bytes:
+                on_bytes(sum(r[1] for part in got.values() for r in part if r[0]))
+            done.update(got)
+    out: list[LaneResult] = []
+    for k, (lo, hi) in enumerate(bounds):
+        part = done.get(k)
+        if part is None or len(part) != hi - lo:  # a helper's chunk that never came back
+            part = _lane(paths[lo:hi], algorithm, on_bytes)
+        out += part
     return out
+
+
+CHUNK_FILES = 256  # files per chunk of the small-file lane (a few milliseconds of work)
+MAX_CHUNKS = 250  # chunk numbers travel as single bytes
+
+
+def _take_chunks(
+    paths: list[str],
+    bounds: list[tuple[int, int]],
+    queue: int,
+    algorithm: str,
+    on_bytes: Callable[[int], None] | None,
+) -> dict[int, list[LaneResult]]:
+    """Hash chunks whose numbers this process reads from ``queue`` until it is empty."""
+    done = {}
+    read = os.read
+    while token := read(queue, 1):
+        lo, hi = bounds[token[0]]
+        done[token[0]] = _lane(paths[lo:hi], algorithm, on_bytes)
+    return done
 
 
 def _cores() -> int:
@@ -436,8 +495,10 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _fork_lane(paths: list[str], algorithm: str) -> tuple[int, int] | None:
-    """Start a forked helper hashing ``paths``; (pid, read end of its pipe), or None."""
+def _fork_lane(
+    paths: list[str], bounds: list[tuple[int, int]], queue: int, algorithm: str
+) -> tuple[int, int] | None:
+    """Start a forked helper taking chunks from ``queue``; (pid, read end of its pipe)."""
     try:
         rfd, wfd = os.pipe()
     except OSError:
@@ -452,7 +513,8 @@ def _fork_lane(paths: list[str], algorithm: str) -> tuple[int, int] | None:
         code = 1
         try:
             os.close(rfd)
-            view = memoryview(marshal.dumps(_lane(paths, algorithm, None)))
+            got = _take_chunks(paths, bounds, queue, algorithm, None)
+            view = memoryview(marshal.dumps(got))
             while view:
                 view = view[os.write(wfd, view) :]
             code = 0
@@ -462,8 +524,8 @@ def _fork_lane(paths: list[str], algorithm: str) -> tuple[int, int] | None:
     return pid, rfd
 
 
-def _collect(helper: tuple[int, int] | None, expected: int) -> list[LaneResult] | None:
-    """A helper's results, or None if it could not deliver them all."""
+def _collect(helper: tuple[int, int] | None) -> dict[int, list[LaneResult]] | None:
+    """A helper's chunks, or None if it could not deliver them."""
     if helper is None:
         return None
     pid, rfd = helper
@@ -480,7 +542,7 @@ def _collect(helper: tuple[int, int] | None, expected: int) -> list[LaneResult] 
         got = marshal.loads(b"".join(chunks))
     except (EOFError, ValueError, TypeError):
         return None
-    return got if isinstance(got, list) and len(got) == expected else None
+    return got if isinstance(got, dict) else None
 
 
 def _lane(

@@ -7,11 +7,9 @@ under ``artifacts/tests/<name>/`` in test mode.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -100,11 +98,15 @@ def experiment_dirs(project: Project, exp_id: str, phase: str) -> tuple[Path, Pa
 
 def new_test_name() -> str:
     """``test_YYYYmmdd_HHMMSS_<6 hex>`` (UTC)."""
+    import secrets
+
     return time.strftime("test_%Y%m%d_%H%M%S", time.gmtime()) + "_" + secrets.token_hex(3)
 
 
 def new_run_id() -> str:
     """``YYYYmmdd_HHMMSS_<8 hex>`` (UTC)."""
+    import secrets
+
     return time.strftime("%Y%m%d_%H%M%S", time.gmtime()) + "_" + secrets.token_hex(4)
 
 
@@ -127,6 +129,8 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def apply_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``params`` with dotted-key overrides set; every key must already exist."""
+    import copy
+
     out = copy.deepcopy(params)
     for dotted, value in overrides.items():
         node: Any = out

@@ -16,8 +16,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from artifactctl.errors import UsageError
-from artifactctl.yamlio import load_yaml
+from artifactctl.yamlio import load_yaml, parse_cache
 
+# Parsed dvc.lock, dvc.yaml, params.yaml and .dvc files (see yamlio.parse_cache); inside
+# .dvc/tmp, which DVC git-ignores, next to artifactctl's other state.
+PARSE_CACHE = ".dvc/tmp/artifactctl/parsed.marshal"
 SKIP_DIRS = frozenset({".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__"})
 
 
@@ -146,9 +149,10 @@ def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
 
 def tracked_outs(root: Path) -> list[TrackedOut]:
     """Every output DVC recorded in this repository, sorted by path."""
-    from_lock = lock_outs(root)
-    skip = [o.path for o in from_lock]
-    outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
+    with parse_cache(root / PARSE_CACHE):
+        from_lock = lock_outs(root)
+        skip = [o.path for o in from_lock]
+        outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
     outs.update({o.path: o for o in from_lock})
     return sorted(outs.values(), key=lambda o: o.path)
 

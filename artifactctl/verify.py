@@ -21,7 +21,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
 
@@ -42,7 +41,6 @@ from artifactctl.layout import (
     SAVED_RUN_MANIFEST,
     TESTS,
 )
-from artifactctl.preserve import is_preserved
 from artifactctl.project import Project
 from artifactctl.tracked import TrackedOut, cache_object, read_manifest_columns, tracked_outs
 
@@ -53,21 +51,46 @@ PROBLEMS = frozenset({"corrupted", "missing", "extra", "unreadable"})
 KINDS = ("workspace", "test_run", "saved_run", "cache")
 
 
-@dataclass
 class FileCheck:
-    """One file's verdict."""
+    """One file's verdict.
 
-    path: str  # repository-relative (cache objects: relative when the cache is inside)
-    state: str
-    kind: str  # workspace | test_run | saved_run | cache
-    artifact: str  # the tracked output, run folder or (for cache objects) the output it backs
-    recorded_in: str  # dvc.lock, a .dvc file, a run.json/manifest.json, or the object's name
-    algorithm: str = "md5"
-    expected: str | None = None
-    actual: str | None = None
-    size: int | None = None
-    skipped: bool = False  # unchanged since it was last hashed: the state vouched for it
-    detail: str = ""
+    A plain class, not a dataclass: verify's start-up is timed, and each dataclass
+    costs a compile at import.
+    """
+
+    def __init__(
+        self,
+        path: str,  # repository-relative (cache objects: relative when the cache is inside)
+        state: str,
+        kind: str,  # workspace | test_run | saved_run | cache
+        artifact: str,  # the tracked output, run folder or (for cache objects) its output
+        recorded_in: str,  # dvc.lock, a .dvc file, a run.json/manifest.json, or the object name
+        algorithm: str = "md5",
+        expected: str | None = None,
+        actual: str | None = None,
+        size: int | None = None,
+        skipped: bool = False,  # unchanged since it was last hashed: the state vouched for it
+        detail: str = "",
+    ) -> None:
+        self.path = path
+        self.state = state
+        self.kind = kind
+        self.artifact = artifact
+        self.recorded_in = recorded_in
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+        self.size = size
+        self.skipped = skipped
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return f"FileCheck({vars(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileCheck) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def problem(self) -> bool:
@@ -281,18 +304,23 @@ class _Group:
         )
 
 
-@dataclass
 class _Expect:
     """A file to hash and what it should hash to."""
 
-    path: str
-    rel: str
-    kind: str
-    artifact: str
-    recorded_in: str
-    expected: str
-    algorithm: str = "md5"
-    size: int | None = None  # recorded size, when the record has one
+    def __init__(
+        self,
+        path: str,
+        rel: str,
+        kind: str,
+        artifact: str,
+        recorded_in: str,
+        expected: str,
+        algorithm: str = "md5",
+        size: int | None = None,  # recorded size, when the record has one
+    ) -> None:
+        self.path, self.rel, self.kind, self.artifact = path, rel, kind, artifact
+        self.recorded_in, self.expected = recorded_in, expected
+        self.algorithm, self.size = algorithm, size
 
 
 def _single(e: _Expect) -> _Group:
@@ -430,14 +458,14 @@ def _verify(
 
     checks += [c for c in extras if _selected(c.path, scopes)]
     rules = project.settings.preserve
-    for c in checks:
-        if (
-            c.kind == "workspace"
-            and c.state in ("corrupted", "extra")
-            and is_preserved(c.path, rules)
-        ):
-            c.detail = f"{c.state}, kept under a preserve rule"
-            c.state = "preserved"
+    changed = [c for c in checks if c.kind == "workspace" and c.state in ("corrupted", "extra")]
+    if rules and changed:
+        from artifactctl.preserve import is_preserved
+
+        for c in changed:
+            if is_preserved(c.path, rules):
+                c.detail = f"{c.state}, kept under a preserve rule"
+                c.state = "preserved"
     return VerifyReport(
         root=str(root),
         deep=deep,
