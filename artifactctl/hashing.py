@@ -45,11 +45,12 @@ def digest_file(
     algorithm: str = "md5",
     size: int = -1,
     on_bytes: Callable[[int], None] | None = None,
+    dir_fd: int | None = None,
 ) -> str:
     """Hex digest of a file's bytes. ``size`` (from a stat) lets a small file be read
-    in one system call."""
+    in one system call; a relative ``path`` is relative to ``dir_fd`` when given."""
     digest = getattr(hashlib, algorithm)() if algorithm in ALGORITHMS else hashlib.new(algorithm)
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
     try:
         if 0 <= size < CHUNK:
             data = os.read(fd, size + 1)
@@ -193,6 +194,15 @@ class HashState:
             entries[key] = entry
             self._dirty = True
 
+    def put_many(self, fresh: dict[str, tuple[int, int, int, str]]) -> None:
+        """Record (size, mtime_ns, inode, md5) per key, as put_raw does for each."""
+        entries = self._entries
+        get = entries.get
+        changed = {key: entry for key, entry in fresh.items() if get(key) != entry}
+        if changed:
+            entries.update(changed)
+            self._dirty = True
+
     def forget(self, key: str) -> None:
         if self._entries.pop(key, None) is not None:
             self._dirty = True
@@ -300,9 +310,12 @@ def hash_columns(
     on_bytes: Callable[[int], None] | None = None,
     algorithm: str = "md5",
     meanwhile: Callable[[], object] | None = None,
+    root: str | None = None,
 ) -> Hashed:
     """Hash files given as paths and their state keys (results in the same order).
 
+    Relative paths are relative to ``root`` (else to the working directory): opening
+    ``a/b`` below a folder's descriptor is cheaper than resolving the whole path.
     With a state and not ``deep``, a file whose size, mtime and inode match the
     state is not read. Missing and unreadable files are reported, not raised.
     ``on_bytes`` may be called from worker threads.
@@ -313,8 +326,30 @@ def hash_columns(
     digested by threads, which release the GIL inside hashlib.
 
     ``meanwhile``: the caller's other work, run once in this process; while forked
-    helpers hash when there are any (the process then takes a smaller slice).
+    helpers hash when there are any.
     """
+    dir_fd = None if root is None else os.open(root, os.O_RDONLY | _DIRECTORY)
+    try:
+        return _hash_columns(paths, keys, state, deep, jobs, on_bytes, algorithm, meanwhile, dir_fd)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+def _hash_columns(
+    paths: list[str],
+    keys: list[str],
+    state: HashState | None,
+    deep: bool,
+    jobs: int,
+    on_bytes: Callable[[int], None] | None,
+    algorithm: str,
+    meanwhile: Callable[[], object] | None,
+    dir_fd: int | None,
+) -> Hashed:
     # md5 keys stay bare (shared with status); other algorithms get their own keys.
     prefix = "" if algorithm == "md5" else algorithm + ":"
     racy = time.time_ns() - RACY_NS
@@ -332,7 +367,7 @@ def hash_columns(
         stat = os.stat
         for i, path in enumerate(paths):
             try:
-                st = stat(path)
+                st = stat(path, dir_fd=dir_fd)
             except FileNotFoundError:
                 errors[i] = "missing"
                 continue
@@ -350,24 +385,38 @@ def hash_columns(
         if on_bytes and skipped_bytes:
             on_bytes(skipped_bytes)
 
-    record = state.put_raw if state is not None else None
     if lane is None or lane:
         lane_paths = paths if lane is None else [paths[i] for i in lane]
-        got = _small_lane(lane_paths, algorithm, jobs, on_bytes, meanwhile)
+        got = _small_lane(lane_paths, algorithm, jobs, on_bytes, meanwhile, dir_fd)
         meanwhile = None
-        for j, (digest, size, mtime, ino, error) in enumerate(got):
-            i = j if lane is None else lane[j]
-            if digest == "":  # too big for the lane: to the threads
-                big.append((i, size, mtime, ino))
-                continue
-            if digest is None:
-                errors[i] = error or "unreadable"
-                sizes[i] = size
-                continue
-            digests[i] = digest
-            sizes[i] = size
-            if record is not None and mtime < racy:
-                record(prefix + keys[i], size, mtime, ino, digest)
+        l_digests, l_sizes, l_mtimes, l_inos, l_errors = got
+        if state is not None:
+            lane_keys = keys if lane is None else [keys[i] for i in lane]
+            state.put_many(
+                {
+                    prefix + k: (size, mtime, ino, digest)
+                    for k, digest, size, mtime, ino in zip(
+                        lane_keys, l_digests, l_sizes, l_mtimes, l_inos, strict=True
+                    )
+                    # A file modified within the last seconds could change again inside the
+                    # same mtime tick and keep its size: the state must not vouch for it.
+                    if digest and mtime < racy
+                }
+            )
+        if lane is None:
+            digests, sizes = l_digests, l_sizes
+            errors = dict(l_errors)
+        else:
+            for j, i in enumerate(lane):
+                digests[i], sizes[i] = l_digests[j], l_sizes[j]
+            for j, error in l_errors.items():
+                errors[lane[j]] = error
+        if "" in l_digests:  # too big for the lane: to the threads
+            for j, digest in enumerate(l_digests):
+                if digest == "":
+                    i = j if lane is None else lane[j]
+                    big.append((i, l_sizes[j], l_mtimes[j], l_inos[j]))
+                    digests[i] = None
 
     if meanwhile is not None:
         meanwhile()
@@ -376,7 +425,7 @@ def hash_columns(
         done: list[tuple[str | None, str | None]] = []
         for i, size, _, _ in batch:
             try:
-                done.append((digest_file(paths[i], algorithm, size, on_bytes), None))
+                done.append((digest_file(paths[i], algorithm, size, on_bytes, dir_fd), None))
             except FileNotFoundError:
                 done.append((None, "missing"))
             except OSError as exc:
@@ -393,6 +442,7 @@ def hash_columns(
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 finished = list(pool.map(work, batches))
+        fresh = {}
         for batch, hashed in zip(batches, finished, strict=True):
             for (i, size, mtime, ino), (digest, error) in zip(batch, hashed, strict=True):
                 if digest is None:
@@ -400,16 +450,16 @@ def hash_columns(
                     sizes[i] = 0 if error == "missing" else size
                     continue
                 digests[i], sizes[i] = digest, size
-                # A file modified within the last seconds could change again inside the
-                # same mtime tick and keep its size: do not let the state vouch for it.
-                if record is not None and mtime < racy:
-                    record(prefix + keys[i], size, mtime, ino, digest)
+                if mtime < racy:  # not changed within the last seconds (see above)
+                    fresh[prefix + keys[i]] = (size, mtime, ino, digest)
+        if state is not None:
+            state.put_many(fresh)
     return Hashed(digests, sizes, cached, errors)
 
 
-# One result of the small-file lane: (digest, size, mtime_ns, inode, error). The digest
-# is None with an error, or "" for a file of CHUNK bytes or more (left to the threads).
-LaneResult = tuple[str | None, int, int, int, str | None]
+# The small-file lane's results as columns: digests (None with an error, "" for a file
+# of CHUNK bytes or more, left to the threads), sizes, mtimes, inodes, {index: error}.
+Lane = tuple[list[str | None], list[int], list[int], list[int], dict[int, str]]
 FORK_MIN_FILES = 2000  # below this a forked helper costs more than it saves
 PROGRESS_EVERY = 1024  # files between progress updates in the lane
 
@@ -420,7 +470,8 @@ def _small_lane(
     jobs: int,
     on_bytes: Callable[[int], None] | None,
     meanwhile: Callable[[], object] | None = None,
-) -> list[LaneResult]:
+    dir_fd: int | None = None,
+) -> Lane:
     """Digest small files; with many of them and spare cores, forked helpers share the work.
 
     The files are cut into chunks whose numbers wait in a pipe: each process (this one
@@ -431,7 +482,7 @@ def _small_lane(
     """
     procs = min(_cores(), jobs if jobs > 0 else 64, len(paths) // (FORK_MIN_FILES // 2))
     if procs < 2 or not hasattr(os, "fork"):
-        out = _lane(paths, algorithm, on_bytes)
+        out = _lane(paths, algorithm, on_bytes, dir_fd)
         if meanwhile is not None:
             meanwhile()
         return out
@@ -446,26 +497,52 @@ def _small_lane(
     else:
         os.write(feed, bytes(range(count)))  # a pipe holds far more than MAX_CHUNKS bytes
         os.close(feed)
-        helpers = [_fork_lane(paths, bounds, queue, algorithm) for _ in range(procs - 1)]
+        helpers = [_fork_lane(paths, bounds, queue, algorithm, dir_fd) for _ in range(procs - 1)]
     if meanwhile is not None:
         meanwhile()
-    done: dict[int, list[LaneResult]] = {}
+    own: dict[int, Lane] = {}
     if queue >= 0:
-        done.update(_take_chunks(paths, bounds, queue, algorithm, on_bytes))
+        own = _take_chunks(paths, bounds, queue, algorithm, on_bytes, dir_fd)
         os.close(queue)
+    done: dict[int, Lane] = {}
     for helper in helpers:
-        got = _collect(helper)
-        if got:
-            if on_bytes:
-                on_bytes(sum(r[1] for part in got.values() for r in part if r[0]))
-            done.update(got)
-    out: list[LaneResult] = []
+        done.update(_collect(helper) or {})
+    for k, (lo, hi) in enumerate(bounds):  # a chunk that came back broken is redone below
+        if k in done and not _whole(done[k], hi - lo):
+            del done[k]
+    if on_bytes:
+        on_bytes(sum(_hashed_bytes(part) for part in done.values()))
+    done.update(own)
+    digests: list[str | None] = []
+    sizes: list[int] = []
+    mtimes: list[int] = []
+    inos: list[int] = []
+    errors: dict[int, str] = {}
     for k, (lo, hi) in enumerate(bounds):
         part = done.get(k)
-        if part is None or len(part) != hi - lo:  # a helper's chunk that never came back
-            part = _lane(paths[lo:hi], algorithm, on_bytes)
-        out += part
-    return out
+        if not _whole(part, hi - lo):  # a helper's chunk that never came back
+            part = _lane(paths[lo:hi], algorithm, on_bytes, dir_fd)
+        assert part is not None
+        digests += part[0]
+        sizes += part[1]
+        mtimes += part[2]
+        inos += part[3]
+        for j, error in part[4].items():
+            errors[lo + j] = error
+    return digests, sizes, mtimes, inos, errors
+
+
+def _hashed_bytes(part: Lane) -> int:
+    return sum(size for digest, size in zip(part[0], part[1], strict=True) if digest)
+
+
+def _whole(part: Lane | None, n: int) -> bool:
+    return (
+        isinstance(part, tuple)
+        and len(part) == 5
+        and all(isinstance(c, list) and len(c) == n for c in part[:4])
+        and isinstance(part[4], dict)
+    )
 
 
 CHUNK_FILES = 256  # files per chunk of the small-file lane (a few milliseconds of work)
@@ -478,13 +555,14 @@ def _take_chunks(
     queue: int,
     algorithm: str,
     on_bytes: Callable[[int], None] | None,
-) -> dict[int, list[LaneResult]]:
+    dir_fd: int | None,
+) -> dict[int, Lane]:
     """Hash chunks whose numbers this process reads from ``queue`` until it is empty."""
     done = {}
     read = os.read
     while token := read(queue, 1):
         lo, hi = bounds[token[0]]
-        done[token[0]] = _lane(paths[lo:hi], algorithm, on_bytes)
+        done[token[0]] = _lane(paths[lo:hi], algorithm, on_bytes, dir_fd)
     return done
 
 
@@ -496,7 +574,11 @@ def _cores() -> int:
 
 
 def _fork_lane(
-    paths: list[str], bounds: list[tuple[int, int]], queue: int, algorithm: str
+    paths: list[str],
+    bounds: list[tuple[int, int]],
+    queue: int,
+    algorithm: str,
+    dir_fd: int | None,
 ) -> tuple[int, int] | None:
     """Start a forked helper taking chunks from ``queue``; (pid, read end of its pipe)."""
     try:
@@ -513,7 +595,7 @@ def _fork_lane(
         code = 1
         try:
             os.close(rfd)
-            got = _take_chunks(paths, bounds, queue, algorithm, None)
+            got = _take_chunks(paths, bounds, queue, algorithm, None, dir_fd)
             view = memoryview(marshal.dumps(got))
             while view:
                 view = view[os.write(wfd, view) :]
@@ -524,7 +606,7 @@ def _fork_lane(
     return pid, rfd
 
 
-def _collect(helper: tuple[int, int] | None) -> dict[int, list[LaneResult]] | None:
+def _collect(helper: tuple[int, int] | None) -> dict[int, Lane] | None:
     """A helper's chunks, or None if it could not deliver them."""
     if helper is None:
         return None
@@ -546,48 +628,73 @@ def _collect(helper: tuple[int, int] | None) -> dict[int, list[LaneResult]] | No
 
 
 def _lane(
-    paths: list[str], algorithm: str, on_bytes: Callable[[int], None] | None
-) -> list[LaneResult]:
+    paths: list[str],
+    algorithm: str,
+    on_bytes: Callable[[int], None] | None,
+    dir_fd: int | None = None,
+) -> Lane:
     """The tight loop: open, fstat, read size + 1 bytes, digest. Kept free of objects
     and calls it does not need: at 4 KiB per file, Python's own work is the cost."""
     new = (
         getattr(hashlib, algorithm) if algorithm in ALGORITHMS else partial(hashlib.new, algorithm)
     )
-    done: list[LaneResult] = []
-    append = done.append
+    digests: list[str | None] = []
+    sizes: list[int] = []
+    mtimes: list[int] = []
+    inos: list[int] = []
+    errors: dict[int, str] = {}
+    add_digest, add_size, add_mtime, add_ino = (
+        digests.append,
+        sizes.append,
+        mtimes.append,
+        inos.append,
+    )
     open_, fstat, read, close, rdonly = os.open, os.fstat, os.read, os.close, os.O_RDONLY
     chunk = CHUNK
     pending = 0
-    for n, path in enumerate(paths, 1):
+    for n, path in enumerate(paths):
         if on_bytes and n % PROGRESS_EVERY == 0 and pending:
             on_bytes(pending)
             pending = 0
         try:
-            fd = open_(path, rdonly)
-        except FileNotFoundError:
-            append((None, 0, 0, 0, "missing"))
-            continue
+            fd = open_(path, rdonly, dir_fd=dir_fd)
         except OSError as exc:
-            append((None, 0, 0, 0, exc.strerror or str(exc)))
+            errors[n] = "missing" if isinstance(exc, FileNotFoundError) else _text(exc)
+            add_digest(None)
+            add_size(0)
+            add_mtime(0)
+            add_ino(0)
             continue
         size = 0
         try:
             st = fstat(fd)
             size = st.st_size
+            digest = ""  # big or growing: to the threads
             if size < chunk:
                 data = read(fd, size + 1)
                 if len(data) <= size:  # the whole file (a shorter one stops early too)
-                    append((new(data).hexdigest(), size, st.st_mtime_ns, st.st_ino, None))
+                    digest = new(data).hexdigest()
                     pending += size
-                    continue
-            append(("", size, st.st_mtime_ns, st.st_ino, None))  # big or growing
         except OSError as exc:
-            append((None, size, 0, 0, exc.strerror or str(exc)))
+            errors[n] = _text(exc)
+            add_digest(None)
+            add_size(size)
+            add_mtime(0)
+            add_ino(0)
+            continue
         finally:
             close(fd)
+        add_digest(digest)
+        add_size(size)
+        add_mtime(st.st_mtime_ns)
+        add_ino(st.st_ino)
     if on_bytes and pending:
         on_bytes(pending)
-    return done
+    return digests, sizes, mtimes, inos, errors
+
+
+def _text(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _batches(big: list[tuple[int, int, int, int]]) -> list[list[tuple[int, int, int, int]]]:

@@ -446,6 +446,7 @@ def _verify(
             on_bytes=advance,
             algorithm=algorithm,
             meanwhile=other,
+            root=str(root),
         )
         passed.append(_judge_all(chosen, merged, hashed, checks))
     for out in unmanifested:
@@ -591,15 +592,10 @@ def _plan_out(project: Project, out: TrackedOut) -> _Group | None:
     manifest = _read_manifest(project.cache_dir, out.md5)
     if manifest is None:
         return None
-    rels, md5s = manifest
-    top = f"{root}/{out.path}/"
+    names, md5s = manifest
     prefix = f"{out.path}/"
-    return _Group(
-        ("workspace", out.path, f"{out.source} ({out.md5})", "md5"),
-        [top + rel for rel in rels],
-        [prefix + rel for rel in rels],
-        md5s,
-    )
+    rels = [prefix + name for name in names]  # relative to the root, where hashing opens them
+    return _Group(("workspace", out.path, f"{out.source} ({out.md5})", "md5"), rels, rels, md5s)
 
 
 def _check_without_manifest(
