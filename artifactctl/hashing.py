@@ -506,10 +506,9 @@ def _small_lane(
         os.close(queue)
     done: dict[int, Lane] = {}
     for helper in helpers:
-        done.update(_collect(helper) or {})
-    for k, (lo, hi) in enumerate(bounds):  # a chunk that came back broken is redone below
-        if k in done and not _whole(done[k], hi - lo):
-            del done[k]
+        got = _collect(helper) or {}
+        # a chunk that came back broken is redone below
+        done.update((k, got[k]) for k, (lo, hi) in enumerate(bounds) if _whole(got.get(k), hi - lo))
     if on_bytes:
         on_bytes(sum(_hashed_bytes(part) for part in done.values()))
     done.update(own)
