@@ -11,6 +11,7 @@ joblib) only inside the command bodies, so ``--help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -44,8 +45,11 @@ def main() -> None:
 
         code = verify_main(argv[1:])
         if code is not None:
+            # Leave without tearing down every object the run made (a few milliseconds
+            # for 20,000 files); nothing is left to clean up once the streams are flushed.
             sys.stdout.flush()
-            raise SystemExit(code)
+            sys.stderr.flush()
+            os._exit(code)
     load_app()(prog_name="artifactctl")
 
 

