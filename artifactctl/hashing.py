@@ -397,23 +397,31 @@ def _hash_columns(
             on_bytes(skipped_bytes)
 
     if lane is None or lane:
-        lane_paths = paths if lane is None else [paths[i] for i in lane]
-        got = _small_lane(lane_paths, algorithm, jobs, on_bytes, meanwhile, dir_fd)
+        # Every file (deep, or no state): the lane does not stat them (a fifth of its
+        # system time); the few the state does not already know are stat-ed afterwards.
+        bare = lane is None
+        lane_paths = paths if bare else [paths[i] for i in lane]  # type: ignore[misc]
+        got = _small_lane(lane_paths, algorithm, jobs, on_bytes, meanwhile, dir_fd, bare)
         meanwhile = None
         l_digests, l_sizes, l_mtimes, l_inos, l_errors = got
         if state is not None:
             lane_keys = keys if lane is None else [keys[i] for i in lane]
             if prefix:
                 lane_keys = [prefix + k for k in lane_keys]
-            entries = zip(l_sizes, l_mtimes, l_inos, l_digests, strict=True)
-            if l_errors or "" in l_digests or (l_mtimes and max(l_mtimes) >= racy):
-                # A file modified within the last seconds could change again inside the
-                # same mtime tick and keep its size: the state must not vouch for it.
-                state.put_pairs(
-                    (k, e) for k, e in zip(lane_keys, entries, strict=True) if e[3] and e[1] < racy
-                )
-            else:  # the usual case: every file hashed, none changed just now
-                state.put_pairs(zip(lane_keys, entries, strict=True))
+            if bare:
+                _record_unknown(state, lane_keys, lane_paths, l_digests, l_sizes, racy, dir_fd)
+            else:
+                entries = zip(l_sizes, l_mtimes, l_inos, l_digests, strict=True)
+                if l_errors or "" in l_digests or max(l_mtimes, default=0) >= racy:
+                    # A file modified within the last seconds could change again inside the
+                    # same mtime tick and keep its size: the state must not vouch for it.
+                    state.put_pairs(
+                        (k, e)
+                        for k, e in zip(lane_keys, entries, strict=True)
+                        if e[3] and e[1] < racy
+                    )
+                else:  # the usual case: every file hashed, none changed just now
+                    state.put_pairs(zip(lane_keys, entries, strict=True))
         if lane is None:
             digests, sizes = l_digests, l_sizes
             errors = dict(l_errors)
@@ -424,10 +432,20 @@ def _hash_columns(
                 errors[lane[j]] = error
         if "" in l_digests:  # too big for the lane: to the threads
             for j, digest in enumerate(l_digests):
-                if digest == "":
-                    i = j if lane is None else lane[j]
+                if digest != "":
+                    continue
+                i = j if lane is None else lane[j]
+                digests[i] = None
+                if not bare:
                     big.append((i, l_sizes[j], l_mtimes[j], l_inos[j]))
-                    digests[i] = None
+                    continue
+                try:
+                    st = os.stat(paths[i], dir_fd=dir_fd)
+                except OSError as exc:
+                    errors[i] = "missing" if isinstance(exc, FileNotFoundError) else _text(exc)
+                    sizes[i] = 0
+                    continue
+                big.append((i, st.st_size, st.st_mtime_ns, st.st_ino))
 
     if meanwhile is not None:
         meanwhile()
@@ -468,6 +486,45 @@ def _hash_columns(
     return Hashed(digests, sizes, cached, errors)
 
 
+def _record_unknown(
+    state: HashState,
+    keys: list[str],
+    paths: list[str],
+    digests: list[str | None],
+    sizes: list[int],
+    racy: int,
+    dir_fd: int | None,
+) -> None:
+    """Record files hashed without a stat whose size and digest the state lacks.
+
+    Their stat comes after the read; a file last modified before the racy window was
+    not modified while it was read, so the two belong together. A file whose entry
+    has the same size and digest but an older mtime keeps that entry: it no longer
+    vouches (the mtime differs), and the next check re-hashes and records it.
+    """
+    get = state._entries.get
+    unknown = [
+        j
+        for j, (key, size, digest) in enumerate(zip(keys, sizes, digests, strict=True))
+        if digest
+        and (
+            type(entry := get(key)) is not tuple
+            or len(entry) != 4
+            or entry[0] != size
+            or entry[3] != digest
+        )
+    ]
+    fresh = []
+    for j in unknown:
+        try:
+            st = os.stat(paths[j], dir_fd=dir_fd)
+        except OSError:
+            continue
+        if st.st_size == sizes[j] and st.st_mtime_ns < racy:
+            fresh.append((keys[j], (sizes[j], st.st_mtime_ns, st.st_ino, digests[j])))
+    state.put_pairs(fresh)
+
+
 # The small-file lane's results as columns: digests (None with an error, "" for a file
 # of CHUNK bytes or more, left to the threads), sizes, mtimes, inodes, {index: error}.
 Lane = tuple[list[str | None], list[int], list[int], list[int], dict[int, str]]
@@ -482,6 +539,7 @@ def _small_lane(
     on_bytes: Callable[[int], None] | None,
     meanwhile: Callable[[], object] | None = None,
     dir_fd: int | None = None,
+    bare: bool = False,
 ) -> Lane:
     """Digest small files; with many of them and spare cores, forked helpers share the work.
 
@@ -493,7 +551,7 @@ def _small_lane(
     """
     procs = min(_cores(), jobs if jobs > 0 else 64, len(paths) // (FORK_MIN_FILES // 2))
     if procs < 2 or not hasattr(os, "fork"):
-        out = _lane(paths, algorithm, on_bytes, dir_fd)
+        out = _lane(paths, algorithm, on_bytes, dir_fd, bare)
         if meanwhile is not None:
             meanwhile()
         return out
@@ -508,18 +566,22 @@ def _small_lane(
     else:
         os.write(feed, bytes(range(count)))  # a pipe holds far more than MAX_CHUNKS bytes
         os.close(feed)
-        helpers = [_fork_lane(paths, bounds, queue, algorithm, dir_fd) for _ in range(procs - 1)]
+        helpers = [
+            _fork_lane(paths, bounds, queue, algorithm, dir_fd, bare) for _ in range(procs - 1)
+        ]
     if meanwhile is not None:
         meanwhile()
     own: dict[int, Lane] = {}
     if queue >= 0:
-        own = _take_chunks(paths, bounds, queue, algorithm, on_bytes, dir_fd)
+        own = _take_chunks(paths, bounds, queue, algorithm, on_bytes, dir_fd, bare)
         os.close(queue)
     done: dict[int, Lane] = {}
     for helper in helpers:
         got = _collect(helper) or {}
         # a chunk that came back broken is redone below
-        done.update((k, got[k]) for k, (lo, hi) in enumerate(bounds) if _whole(got.get(k), hi - lo))
+        for k, (lo, hi) in enumerate(bounds):
+            if _whole(got.get(k), hi - lo, bare):
+                done[k] = got[k]
     if on_bytes:
         on_bytes(sum(_hashed_bytes(part) for part in done.values()))
     done.update(own)
@@ -530,8 +592,8 @@ def _small_lane(
     errors: dict[int, str] = {}
     for k, (lo, hi) in enumerate(bounds):
         part = done.get(k)
-        if not _whole(part, hi - lo):  # a helper's chunk that never came back
-            part = _lane(paths[lo:hi], algorithm, on_bytes, dir_fd)
+        if not _whole(part, hi - lo, bare):  # a helper's chunk that never came back
+            part = _lane(paths[lo:hi], algorithm, on_bytes, dir_fd, bare)
         assert part is not None
         digests += part[0]
         sizes += part[1]
@@ -546,11 +608,13 @@ def _hashed_bytes(part: Lane) -> int:
     return sum(size for digest, size in zip(part[0], part[1], strict=True) if digest)
 
 
-def _whole(part: Lane | None, n: int) -> bool:
+def _whole(part: Lane | None, n: int, bare: bool) -> bool:
     return (
         isinstance(part, tuple)
         and len(part) == 5
-        and all(isinstance(c, list) and len(c) == n for c in part[:4])
+        and all(isinstance(c, list) for c in part[:4])
+        and len(part[0]) == len(part[1]) == n
+        and len(part[2]) == len(part[3]) == (0 if bare else n)
         and isinstance(part[4], dict)
     )
 
@@ -566,13 +630,14 @@ def _take_chunks(
     algorithm: str,
     on_bytes: Callable[[int], None] | None,
     dir_fd: int | None,
+    bare: bool,
 ) -> dict[int, Lane]:
     """Hash chunks whose numbers this process reads from ``queue`` until it is empty."""
     done = {}
     read = os.read
     while token := read(queue, 1):
         lo, hi = bounds[token[0]]
-        done[token[0]] = _lane(paths[lo:hi], algorithm, on_bytes, dir_fd)
+        done[token[0]] = _lane(paths[lo:hi], algorithm, on_bytes, dir_fd, bare)
     return done
 
 
@@ -589,6 +654,7 @@ def _fork_lane(
     queue: int,
     algorithm: str,
     dir_fd: int | None,
+    bare: bool,
 ) -> tuple[int, int] | None:
     """Start a forked helper taking chunks from ``queue``; (pid, read end of its pipe)."""
     try:
@@ -605,7 +671,7 @@ def _fork_lane(
         code = 1
         try:
             os.close(rfd)
-            got = _take_chunks(paths, bounds, queue, algorithm, None, dir_fd)
+            got = _take_chunks(paths, bounds, queue, algorithm, None, dir_fd, bare)
             view = memoryview(marshal.dumps(got))
             while view:
                 view = view[os.write(wfd, view) :]
@@ -642,9 +708,16 @@ def _lane(
     algorithm: str,
     on_bytes: Callable[[int], None] | None,
     dir_fd: int | None = None,
+    bare: bool = False,
 ) -> Lane:
     """The tight loop: open, fstat, read size + 1 bytes, digest. Kept free of objects
-    and calls it does not need: at 4 KiB per file, Python's own work is the cost."""
+    and calls it does not need: at 4 KiB per file, Python's own work is the cost.
+
+    ``bare``: no fstat (mtimes and inodes stay empty); one read of up to CHUNK bytes
+    tells a small file's size, and a file of CHUNK bytes or more goes to the threads.
+    """
+    if bare:
+        return _bare_lane(paths, algorithm, on_bytes, dir_fd)
     new = (
         getattr(hashlib, algorithm) if algorithm in ALGORITHMS else partial(hashlib.new, algorithm)
     )
@@ -701,6 +774,54 @@ def _lane(
     if on_bytes and pending:
         on_bytes(pending)
     return digests, sizes, mtimes, inos, errors
+
+
+def _bare_lane(
+    paths: list[str],
+    algorithm: str,
+    on_bytes: Callable[[int], None] | None,
+    dir_fd: int | None,
+) -> Lane:
+    new = (
+        getattr(hashlib, algorithm) if algorithm in ALGORITHMS else partial(hashlib.new, algorithm)
+    )
+    digests: list[str | None] = []
+    sizes: list[int] = []
+    errors: dict[int, str] = {}
+    add_digest, add_size = digests.append, sizes.append
+    open_, read, close, rdonly = os.open, os.read, os.close, os.O_RDONLY
+    chunk = CHUNK
+    pending = 0
+    for n, path in enumerate(paths):
+        if on_bytes and n % PROGRESS_EVERY == 0 and pending:
+            on_bytes(pending)
+            pending = 0
+        try:
+            fd = open_(path, rdonly, dir_fd=dir_fd)
+        except OSError as exc:
+            errors[n] = "missing" if isinstance(exc, FileNotFoundError) else _text(exc)
+            add_digest(None)
+            add_size(0)
+            continue
+        try:
+            data = read(fd, chunk)
+        except OSError as exc:
+            errors[n] = _text(exc)
+            add_digest(None)
+            add_size(0)
+            continue
+        finally:
+            close(fd)
+        size = len(data)
+        if size < chunk:  # the whole file
+            add_digest(new(data).hexdigest())
+            pending += size
+        else:
+            add_digest("")  # CHUNK bytes or more: to the threads
+        add_size(size)
+    if on_bytes and pending:
+        on_bytes(pending)
+    return digests, sizes, [], [], errors
 
 
 def _text(exc: OSError) -> str:
