@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 CHUNK = 64 << 10  # 64 KiB reads: the buffer stays in cache; 1 MiB costs 4x the system time
@@ -486,6 +488,9 @@ def _hash_columns(
     return Hashed(digests, sizes, cached, errors)
 
 
+_UNKNOWN = (None, None, None, None)
+
+
 def _record_unknown(
     state: HashState,
     keys: list[str],
@@ -503,6 +508,12 @@ def _record_unknown(
     vouches (the mtime differs), and the next check re-hashes and records it.
     """
     get = state._entries.get
+    try:  # the usual case, in C loops: the state already has these sizes and digests
+        olds = list(map(get, keys, repeat(_UNKNOWN)))
+        if list(map(itemgetter(3), olds)) == digests and list(map(itemgetter(0), olds)) == sizes:
+            return
+    except (TypeError, IndexError, KeyError):
+        pass  # an entry of another shape: look at each
     unknown = [
         j
         for j, (key, size, digest) in enumerate(zip(keys, sizes, digests, strict=True))
