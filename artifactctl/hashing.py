@@ -315,7 +315,7 @@ class Hashed:
 
 def hash_columns(
     paths: list[str],
-    keys: list[str],
+    keys: list[str] | Callable[[], list[str]],
     *,
     state: HashState | None = None,
     deep: bool = False,
@@ -339,7 +339,8 @@ def hash_columns(
     digested by threads, which release the GIL inside hashlib.
 
     ``meanwhile``: the caller's other work, run once in this process; while forked
-    helpers hash when there are any.
+    helpers hash when there are any. ``keys`` may be a function returning them: then it
+    is called only once they are needed (after ``meanwhile`` on a deep check).
     """
     dir_fd = None if root is None else os.open(root, os.O_RDONLY | _DIRECTORY)
     try:
@@ -354,7 +355,7 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 def _hash_columns(
     paths: list[str],
-    keys: list[str],
+    key_list: list[str] | Callable[[], list[str]],
     state: HashState | None,
     deep: bool,
     jobs: int,
@@ -367,6 +368,9 @@ def _hash_columns(
     prefix = "" if algorithm == "md5" else algorithm + ":"
     racy = time.time_ns() - RACY_NS
     n = len(paths)
+    keys: list[str] = []
+    if not callable(key_list):
+        keys = key_list
     digests: list[str | None] = [None] * n
     sizes = [0] * n
     cached = [False] * n
@@ -374,6 +378,8 @@ def _hash_columns(
     lane: list[int] | None = None  # size unknown or small: the tight loop (None: all)
     big: list[tuple[int, int, int, int]] = []  # (index, size, mtime_ns, inode)
     if state is not None and not deep:
+        if callable(key_list):
+            keys = key_list()
         lane = []
         skipped_bytes = 0
         get = state.get
@@ -406,6 +412,8 @@ def _hash_columns(
         got = _small_lane(lane_paths, algorithm, jobs, on_bytes, meanwhile, dir_fd, bare)
         meanwhile = None
         l_digests, l_sizes, l_mtimes, l_inos, l_errors = got
+        if state is not None and callable(key_list):
+            keys = key_list()
         if state is not None:
             lane_keys = keys if lane is None else [keys[i] for i in lane]
             if prefix:
@@ -481,7 +489,7 @@ def _hash_columns(
                     sizes[i] = 0 if error == "missing" else size
                     continue
                 digests[i], sizes[i] = digest, size
-                if mtime < racy:  # not changed within the last seconds (see above)
+                if state is not None and mtime < racy:  # not changed in the last seconds
                     fresh[prefix + keys[i]] = (size, mtime, ino, digest)
         if state is not None:
             state.put_pairs(fresh.items())

@@ -280,20 +280,37 @@ def _sorted(checks: list[FileCheck]) -> list[FileCheck]:
 class _Group:
     """Files checked alike (one tracked folder, one run, ...) as columns."""
 
-    __slots__ = ("expected", "keys", "meta", "paths", "rels", "sizes")
+    __slots__ = ("_keys", "_rels", "base", "expected", "meta", "paths", "sizes")
 
     def __init__(
         self,
         meta: tuple[str, str, str, str],  # kind, artifact, recorded_in, algorithm
-        paths: list[str],
-        rels: list[str],
+        paths: list[str],  # to open: absolute, or relative to the root (or to base)
+        rels: list[str] | None,  # repository-relative (None: base + "/" + path)
         expected: list[str],
         keys: list[str] | None = None,  # state keys (default: rels)
         sizes: list[int | None] | None = None,  # recorded sizes, when the record has them
+        base: str | None = None,  # a folder below the root that paths are relative to
     ) -> None:
-        self.meta, self.paths, self.rels, self.expected = meta, paths, rels, expected
-        self.keys = rels if keys is None else keys
-        self.sizes = sizes
+        self.meta, self.paths, self._rels, self.expected = meta, paths, rels, expected
+        self._keys, self.sizes, self.base = keys, sizes, base
+
+    @property
+    def rels(self) -> list[str]:
+        """Built on first use: hashing can start without them (see ``_verify``)."""
+        if self._rels is None:
+            prefix = f"{self.base}/"
+            self._rels = [prefix + path for path in self.paths]
+        return self._rels
+
+    @property
+    def keys(self) -> list[str]:
+        return self.rels if self._keys is None else self._keys
+
+    @property
+    def root_paths(self) -> list[str]:
+        """Paths to open relative to the root (or absolute)."""
+        return self.paths if self.base is None else self.rels
 
     @property
     def artifact(self) -> str:
@@ -305,10 +322,10 @@ class _Group:
 
         return _Group(
             self.meta,
-            pick(self.paths),
+            pick(self.root_paths),
             pick(self.rels),
             pick(self.expected),
-            None if self.keys is self.rels else pick(self.keys),
+            None if self._keys is None else pick(self._keys),
             None if self.sizes is None else pick(self.sizes),
         )
 
@@ -437,6 +454,8 @@ def _verify(
     extras: list[FileCheck] = []
 
     def meanwhile() -> None:  # work that does not wait for the hashes
+        for g in groups:
+            g.rels  # noqa: B018  (built here, while helpers hash)
         state.load()
         extras.extend(_extras(project, outs, runs, state=state))
 
@@ -447,16 +466,20 @@ def _verify(
                 other()
             continue
         merged = _merge(chosen)
+        top = root if merged.base is None else root / merged.base
+        # One tracked folder: open its files below it (shorter lookups); their state keys
+        # are wanted only once they are hashed.
+        alone = merged.base is not None and top.is_dir()
         hashed = hash_columns(
-            merged.paths,
-            merged.keys,
+            merged.paths if alone else merged.root_paths,
+            (lambda g=merged: g.keys) if alone else merged.keys,
             state=state,
             deep=deep,
             jobs=jobs,
             on_bytes=advance,
             algorithm=algorithm,
             meanwhile=other,
-            root=str(root),
+            root=str(top if alone else root),
         )
         passed.append(_judge_all(chosen, merged, hashed, checks))
     for out in unmanifested:
@@ -512,13 +535,16 @@ def _merge(groups: list[_Group]) -> _Group:
     """One group's columns for all (the metas become a column)."""
     if len(groups) == 1:
         return groups[0]
-    merged = _Group(("", "", "", ""), [], [], [], [], [])
+    paths: list[str] = []
+    rels: list[str] = []
+    expected: list[str] = []
+    keys: list[str] = []
     for g in groups:
-        merged.paths += g.paths
-        merged.rels += g.rels
-        merged.expected += g.expected
-        merged.keys += g.keys
-    return merged
+        paths += g.root_paths
+        rels += g.rels
+        expected += g.expected
+        keys += g.keys
+    return _Group(("", "", "", ""), paths, rels, expected, keys)
 
 
 def _judge_all(
@@ -609,9 +635,8 @@ def _plan_out(project: Project, out: TrackedOut) -> _Group | None:
     if manifest is None:
         return None
     names, md5s = manifest
-    prefix = f"{out.path}/"
-    rels = [prefix + name for name in names]  # relative to the root, where hashing opens them
-    return _Group(("workspace", out.path, f"{out.source} ({out.md5})", "md5"), rels, rels, md5s)
+    meta = ("workspace", out.path, f"{out.source} ({out.md5})", "md5")
+    return _Group(meta, names, None, md5s, base=out.path)
 
 
 def _check_without_manifest(
