@@ -17,7 +17,6 @@ import hashlib
 import json
 import marshal
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -30,15 +29,20 @@ BATCH_BYTES = 8 << 20  # a worker task hashes up to this many bytes of small fil
 ALGORITHMS = ("md5", "sha256")
 RACY_NS = 2_000_000_000  # files modified this recently are never recorded in the state
 
-_local = threading.local()
+_local: list = []  # one threading.local, made on first use (threads hash big files only)
 
 
 def _buffer() -> memoryview:
     """One reusable read buffer per thread (allocating one per small file costs more
     than hashing it)."""
-    view = getattr(_local, "view", None)
+    if not _local:
+        import threading
+
+        _local.append(threading.local())
+    local = _local[0]
+    view = getattr(local, "view", None)
     if view is None:
-        view = _local.view = memoryview(bytearray(CHUNK))
+        view = local.view = memoryview(bytearray(CHUNK))
     return view
 
 
