@@ -13,11 +13,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from artifactctl.config import MODES
 from artifactctl.errors import UsageError
 from artifactctl.project import Project, find_repo
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_NAME = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from artifactctl.errors import EXIT_ENVIRONMENT, ArtifactctlError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 _debug = {"on": bool(os.environ.get("ARTIFACTCTL_DEBUG"))}
 

@@ -13,10 +13,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from artifactctl.errors import UsageError
 from artifactctl.yamlio import load_yaml, parse_cache
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Parsed dvc.lock, dvc.yaml, params.yaml and .dvc files (see yamlio.parse_cache); inside
 # .dvc/tmp, which DVC git-ignores, next to artifactctl's other state.

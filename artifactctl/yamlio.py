@@ -16,9 +16,12 @@ import hashlib
 import marshal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from artifactctl.errors import UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_CACHED = 512  # files; past this, entries not used by the current command are dropped
 
