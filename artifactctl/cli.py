@@ -44,9 +44,17 @@ def load_app() -> Any:
 def main() -> None:
     argv = sys.argv[1:]
     if argv[:1] == ["verify"]:
+        from artifactctl import early
         from artifactctl.commands.verify_main import main as verify_main
+        from artifactctl.commands.verify_main import parse
 
-        code = verify_main(argv[1:])
+        options = parse(argv[1:])
+        if options is not None and options["deep"]:
+            early.start(options["paths"], options["cache"], options["tests"], options["jobs"])
+        try:
+            code = verify_main(argv[1:])
+        finally:
+            early.cancel()
         if code is not None:
             # Leave without tearing down every object the run made (a few milliseconds
             # for 20,000 files); nothing is left to clean up once the streams are flushed.

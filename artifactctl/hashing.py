@@ -17,6 +17,7 @@ import hashlib
 import json
 import marshal
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -572,26 +573,36 @@ def _small_lane(
     send their chunks back through a pipe (marshal); the chunks of a helper that fails
     are hashed here, so a fork can never lose a result.
     """
-    procs = min(_cores(), jobs if jobs > 0 else 64, len(paths) // (FORK_MIN_FILES // 2))
+    procs, count = lane_plan(len(paths), jobs)
     if procs < 2 or not hasattr(os, "fork"):
         out = _lane(paths, algorithm, on_bytes, dir_fd, bare)
         if meanwhile is not None:
             meanwhile()
         return out
-    count = min(MAX_CHUNKS, max(procs * 4, len(paths) // CHUNK_FILES))
     bounds = [(len(paths) * k // count, len(paths) * (k + 1) // count) for k in range(count)]
-    try:
-        queue, feed = os.pipe()
-    except OSError:
-        queue = -1
-    if queue < 0:
-        helpers = []
-    else:
-        os.write(feed, bytes(range(count)))  # a pipe holds far more than MAX_CHUNKS bytes
-        os.close(feed)
-        helpers = [
-            _fork_lane(paths, bounds, queue, algorithm, dir_fd, bare) for _ in range(procs - 1)
+    early = sys.modules.get("artifactctl.early")
+    head = None  # a helper started before planning (see artifactctl.early)
+    if early is not None and dir_fd is not None and bare and algorithm == "md5":
+        head = early.adopt(len(paths), count, dir_fd)
+    if head is not None:
+        queue = head[0]
+        helpers = [head[1]]
+        helpers += [
+            _fork_lane(paths, bounds, queue, algorithm, dir_fd, bare) for _ in range(procs - 2)
         ]
+    else:
+        try:
+            queue, feed = os.pipe()
+        except OSError:
+            queue = -1
+        if queue < 0:
+            helpers = []
+        else:
+            os.write(feed, bytes(range(count)))  # a pipe holds far more than MAX_CHUNKS bytes
+            os.close(feed)
+            helpers = [
+                _fork_lane(paths, bounds, queue, algorithm, dir_fd, bare) for _ in range(procs - 1)
+            ]
     if meanwhile is not None:
         meanwhile()
     own: dict[int, Lane] = {}
@@ -599,8 +610,10 @@ def _small_lane(
         own = _take_chunks(paths, bounds, queue, algorithm, on_bytes, dir_fd, bare)
         os.close(queue)
     done: dict[int, Lane] = {}
-    for helper in helpers:
+    for n, helper in enumerate(helpers):
         got = _collect(helper) or {}
+        if n == 0 and head is not None and not early.confirm(got, head[2], dir_fd):
+            continue  # it did not hash these very files: its chunks are redone below
         # a chunk that came back broken is redone below
         for k, (lo, hi) in enumerate(bounds):
             if _whole(got.get(k), hi - lo, bare):
@@ -640,6 +653,12 @@ def _whole(part: Lane | None, n: int, bare: bool) -> bool:
         and len(part[2]) == len(part[3]) == (0 if bare else n)
         and isinstance(part[4], dict)
     )
+
+
+def lane_plan(files: int, jobs: int) -> tuple[int, int]:
+    """(processes, chunks) for the small-file lane of this many files."""
+    procs = min(_cores(), jobs if jobs > 0 else 64, files // (FORK_MIN_FILES // 2))
+    return procs, min(MAX_CHUNKS, max(procs * 4, files // CHUNK_FILES))
 
 
 CHUNK_FILES = 256  # files per chunk of the small-file lane (a few milliseconds of work)

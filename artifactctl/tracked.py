@@ -86,11 +86,16 @@ def read_manifest_columns(
 MEMO_KEEP = 8  # manifests remembered at most (the least recently written go first)
 
 
+# memo file -> (size, mtime_ns, inode) of what was read from it (see early.confirm)
+RECALLED: dict[str, tuple[int, int, int]] = {}
+
+
 def _recall(path: Path, sig: list[int]) -> tuple[list[str], list[str]] | None:
     import marshal
 
     try:
         with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
             got = marshal.loads(fh.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
@@ -102,6 +107,7 @@ def _recall(path: Path, sig: list[int]) -> tuple[list[str], list[str]] | None:
         and isinstance(got[2], list)
         and len(got[1]) == len(got[2])
     ):
+        RECALLED[str(path)] = (st.st_size, st.st_mtime_ns, st.st_ino)
         return got[1], got[2]
     return None
 

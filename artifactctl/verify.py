@@ -382,7 +382,10 @@ def verify(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _verify(project, paths, deep, cache, tests, jobs, progress)
+        from artifactctl.early import plan_key
+
+        key = plan_key(os.getcwd(), list(paths or []), cache, tests, jobs)
+        return _verify(project, paths, deep, cache, tests, jobs, progress, key)
     finally:
         _MANIFESTS.clear()
         if collecting:
@@ -397,6 +400,7 @@ def _verify(
     tests: bool,
     jobs: int,
     progress: Callable[[int], Callable[[int], None] | None] | None,
+    key: tuple = (),
 ) -> VerifyReport:
     started = time.perf_counter()
     root = project.root
@@ -470,6 +474,8 @@ def _verify(
         # One tracked folder: open its files below it (shorter lookups); their state keys
         # are wanted only once they are hashed.
         alone = merged.base is not None and top.is_dir()
+        if alone and deep and algorithm == "md5":
+            _remember_plan(project, outs, merged, key, jobs)
         hashed = hash_columns(
             merged.paths if alone else merged.root_paths,
             (lambda g=merged: g.keys) if alone else merged.keys,
@@ -516,6 +522,21 @@ def _verify(
         notes=notes,
         passed=passed,
     )
+
+
+def _remember_plan(
+    project: Project, outs: list[TrackedOut], group: _Group, key: tuple, jobs: int
+) -> None:
+    """Let the next run of this command start hashing this folder at once (see early)."""
+    from artifactctl.early import remember
+    from artifactctl.hashing import lane_plan
+
+    procs, count = lane_plan(len(group.paths), jobs)
+    md5 = next((o.md5 for o in outs if o.path == group.base), None)
+    if procs >= 2 and md5:
+        memo = project.state_dir / "manifests" / f"{md5}.marshal"
+        top = project.root / str(group.base)
+        remember(str(project.root), key, str(top), str(memo), len(group.paths), count)
 
 
 def _narrow(groups: list[_Group], scopes: list[str]) -> list[_Group]:
