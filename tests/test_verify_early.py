@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import array
+import fcntl
 import json
 import os
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +53,19 @@ def _watch(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     return seen
 
 
+def _wait_until_it_hashes() -> None:
+    """Until the helper took a chunk from its queue (it reads the names before that)."""
+    (_, _, _, _, count), (queue, _) = early._running[0]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = array.array("i", [0])
+        fcntl.ioctl(queue, termios.FIONREAD, waiting)
+        if waiting[0] < count:
+            return
+        time.sleep(0.001)
+    raise AssertionError("the helper never started hashing")
+
+
 def _deep(repo: Path) -> dict[str, str]:
     report = verify(find_repo(repo), [TOP], deep=True)
     assert report.total >= FORK_MIN_FILES + 100
@@ -90,6 +107,7 @@ def test_a_head_start_that_read_another_file_of_names_is_not_trusted(
     assert _deep(repo) == {}
     seen = _watch(monkeypatch)
     early.start([TOP], False, True, 0)
+    _wait_until_it_hashes()  # so it has read its file of names
     memo = next((repo / ".dvc" / "tmp" / "artifactctl" / "manifests").glob("*.marshal"))
     replaced = memo.with_suffix(".new")
     replaced.write_bytes(memo.read_bytes())
