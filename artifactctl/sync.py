@@ -12,12 +12,14 @@ pull, in order:
    ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
    listed (``--force``: backed up, then replaced). Nothing is discarded
    without a backup.
-4. Check out: outputs whose every differing file is to be written go through
-   DVC's checkout; an output with something to keep (a preserved file, a local
-   edit, an extra file, a backup) gets only its files to write, each copied
-   from the cache to a temporary name and renamed over the workspace file.
-5. Restore any preserved file whose bytes changed from its journal copy, verify
-   the written files against their recorded MD5, finish the journal.
+4. Write, file by file (artifactctl/checkout.py): each file to write is copied
+   from its cache object to a temporary name, hashed on the way, and renamed
+   over the workspace path only if the bytes written have the recorded MD5. So
+   the copy is the verification (no second read), a corrupted cache object
+   never reaches the workspace, and DVC's checkout never deletes a preserved or
+   extra file. Files are always copies (DVC's link types are not used).
+5. Restore any preserved file whose bytes changed from its journal copy, finish
+   the journal.
 
 If the process dies anywhere, the next artifactctl command runs
 ``recover_pull``: it restores every preserved file from the journal copy
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import calendar
 import contextlib
-import errno
 import os
 import shutil
 import threading
@@ -37,7 +38,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from artifactctl.errors import RemoteError, UsageError
+from artifactctl.checkout import write_from_cache
+from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
 from artifactctl.fsutil import atomic_copy, fsync_dir
 from artifactctl.hashing import HashState, hash_many, md5_file, walk_files
 from artifactctl.journal import Journal
@@ -216,16 +218,57 @@ def _pull_locked(
 ) -> PullReport:
     from artifactctl import dvcrepo
 
-    rules = project.settings.preserve
     fetch_targets = [o.path for o in outs] if wanted else None
     expected_bytes = _bytes_to_fetch(project, outs)
-    with (
-        progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
-        _disk_io("wchar", advance),
-    ):
-        fetched = dvcrepo.fetch(project.root, fetch_targets, remote_name, jobs or None)
+    with dvcrepo.session(project.root) as repo:
+        with (
+            progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
+            _disk_io("wchar", advance),
+        ):
+            fetched = dvcrepo.fetch(project.root, fetch_targets, remote_name, jobs, repo=repo)
+        selected, results = _plan(project, outs, wanted, remote_name, prefer, force, jobs)
+        to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
+        _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+        items = [(r.path, selected[r.path]) for r in to_write]
+        total = sum(_size(project, md5) for _, md5 in items)
+        with progress("checking out" + (" and verifying" if verify else ""), total) as advance:
+            try:
+                written = write_from_cache(
+                    project.root,
+                    project.cache_dir,
+                    items,
+                    scratch,
+                    verify=verify,
+                    jobs=jobs,
+                    on_bytes=advance,
+                )
+            except OSError as exc:
+                raise EnvironmentProblem(
+                    f"writing the workspace failed: {exc.strerror or exc} ({exc.filename})",
+                    hint="free some space (or fix the permissions) and run the pull again",
+                ) from exc
+        for w in written:
+            if w.error is not None:
+                results[w.rel].state = "failed"
+                results[w.rel].detail = w.error
+        dvcrepo.record_hashes(
+            repo, project.root, [(w.rel, selected[w.rel]) for w in written if w.error is None]
+        )
+    files = sorted(results.values(), key=lambda r: r.path)
+    return PullReport(remote_name, fetched, files, verified=verify)
 
-    state = HashState(project.state_dir / "hashes.json")
+
+def _plan(
+    project: Project,
+    outs: list[TrackedOut],
+    wanted: list[str],
+    remote_name: str,
+    prefer: set[str],
+    force: bool,
+    jobs: int,
+) -> tuple[dict[str, str], dict[str, FileResult]]:
+    """Recorded file -> md5 for the selection, and what the pull does with each file."""
+    rules = project.settings.preserve
     expanded = _expand(project, outs)
     for out, files in expanded:
         if files is None:
@@ -243,7 +286,9 @@ def _pull_locked(
             hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
         )
     present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
+    state = HashState(project.state_dir / "hashes.json")
     local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=jobs)}
+    state.save()
 
     results: dict[str, FileResult] = {}
     for rel, md5 in selected.items():
@@ -269,31 +314,7 @@ def _pull_locked(
             f"in the cache nor on the remote: {', '.join(absent[:3])}{more}",
             hint="push them from the repository that produced them (`artifactctl push`)",
         )
-    _make_backups(project, [r for r in results.values() if r.state == "backed_up"])
-
-    whole, single = _checkout_plan(expanded, results, selected)
-    to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
-    total = sum(_size(project, selected[r.path]) for r in to_write)
-    with progress("checking out", total) as advance:
-        if whole:
-            everything = len(whole) == len(outs) and not wanted
-            dvcrepo.checkout(project.root, None if everything else whole)
-        for rel in single:
-            _copy_from_cache(project, rel, selected[rel], scratch)
-        advance(total)
-
-    if verify and to_write:
-        files = [(project.root / r.path, r.path) for r in to_write]
-        with progress("verifying", total) as advance:
-            hashed = hash_many(files, state=state, jobs=jobs, on_bytes=advance)
-        for h in hashed:
-            if h.md5 != selected[h.key]:
-                why = "missing after checkout" if h.md5 is None else "checksum mismatch"
-                results[h.key].state = "failed"
-                results[h.key].detail = f"{why} (expected md5 {selected[h.key]})"
-    state.save()
-    files = sorted(results.values(), key=lambda r: r.path)
-    return PullReport(remote_name, fetched, files, verified=verify)
+    return selected, results
 
 
 BACKUP_MARK = ".local-"
@@ -320,60 +341,6 @@ def _classify(
     if force:
         return FileResult(rel, "backed_up", detail="--force: took the remote version")
     return FileResult(rel, "modified", detail="local edit; left as is (--force replaces it)")
-
-
-def _checkout_plan(
-    expanded: list[tuple[TrackedOut, dict | None]],
-    results: dict[str, FileResult],
-    selected: dict[str, str],
-) -> tuple[list[str], list[str]]:
-    """Outputs DVC may check out whole, and single files to copy from the cache ourselves."""
-    whole: list[str] = []
-    single: list[str] = []
-    for out, files in expanded:
-        names = list(files or {})
-        inside = [results[n] for n in names if n in results]
-        to_write = [r.path for r in inside if r.state in ("pulled", "backed_up")]
-        if not to_write:
-            continue
-        prefix = out.path + "/"
-        extra = [r for p, r in results.items() if p.startswith(prefix) and p not in selected]
-        # A backup inside a tracked folder is an extra file that DVC's checkout would delete.
-        allowed = ("pulled", "unchanged") if out.is_dir else ("pulled", "unchanged", "backed_up")
-        safe = len(inside) == len(names) and not extra and all(r.state in allowed for r in inside)
-        if safe:
-            whole.append(out.path)
-        else:
-            single += to_write
-    return whole, single
-
-
-def _copy_from_cache(project: Project, rel: str, md5: str, scratch: Path) -> None:
-    """Write one file from its cache object: a temporary copy, then a rename (never partial).
-
-    The temporary copy lives in the journal folder, so a crash leaves no stray
-    file in the workspace (the journal is removed by recovery).
-    """
-    src = cache_object(project.cache_dir, md5)
-    dst = project.root / rel
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
-    tmp = scratch / f"{md5}-{os.getpid()}"
-    try:
-        shutil.copyfile(src, tmp)
-        try:
-            os.replace(tmp, dst)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            beside = dst.with_name(f".{dst.name}.artifactctl-tmp")  # .dvc/tmp on another disk
-            shutil.move(tmp, beside)
-            os.replace(beside, dst)
-    except FileNotFoundError:
-        pass  # left for verification to report: the object vanished from the cache
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _size(project: Project, md5: str) -> int:

@@ -51,7 +51,7 @@ def _clone(origin: Path, dest: Path, env: dict) -> Path:
 
 
 def run(quick: bool = False) -> list[Row]:
-    runs = 1 if quick else 2  # 8 pulls of 256 MiB + 2,000 files: the whole run stays < 5 min
+    runs = 1 if quick else 3  # 12 pulls of 256 MiB + 2,000 files: the whole run stays < 5 min
     files, big = (500, 64) if quick else (2000, 256)
     base = Path(tempfile.mkdtemp(prefix="bench-pull-"))
     env = bench_env(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -151,6 +152,44 @@ def test_pull_reports_corrupted_remote_object_as_failed(published: Path, tmp_pat
     else:
         assert code in (1, 3), stderr
         assert not (repo / TRAIN).exists() or states(doc).get(TRAIN) == "failed"
+
+
+def test_corrupted_cache_object_never_reaches_the_workspace(
+    published: Path, tmp_path: Path
+) -> None:
+    repo = clone(published, tmp_path / "c3", tmp_path / "remote")
+    dvc(repo, "fetch", "-q")
+    md5 = next(o["md5"] for o in _lock_outs(repo) if o["path"] == TRAIN)
+    obj = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    # Bit rot: one byte flips in place; size, inode and mtime stay, so DVC's fetch trusts
+    # the object (its state says it was verified).
+    st = obj.stat()
+    obj.chmod(0o644)
+    with open(obj, "r+b") as fh:
+        first = fh.read(1)
+        fh.seek(0)
+        fh.write(bytes([first[0] ^ 0x01]))
+    os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, doc, _ = pull_json(repo)
+    assert code == 1
+    got = states(doc)
+    assert got[TRAIN] == "failed"
+    assert "corrupted" in next(f["detail"] for f in doc["files"] if f["path"] == TRAIN)
+    assert not (repo / TRAIN).exists()  # not even a partial or wrong copy
+    assert got["artifacts/data/eval.csv"] == "pulled"
+    assert doc["summary"]["failed"] == 1
+
+
+def test_pull_tells_dvc_the_hashes_it_verified(fresh_clone: Path) -> None:
+    from dvc.repo import Repo
+
+    code, doc, _ = pull_json(fresh_clone)
+    assert code == 0, doc
+    md5 = next(o["md5"] for o in _lock_outs(fresh_clone) if o["path"] == TRAIN)
+    with Repo(str(fresh_clone)) as repo:
+        _, hash_info = repo.state.get(str(fresh_clone / TRAIN), repo.fs)
+    assert hash_info is not None and hash_info.value == md5
+    assert dvc(fresh_clone, "status", "-q").returncode == 0
 
 
 def _lock_outs(repo: Path) -> list[dict]:
