@@ -182,19 +182,9 @@ def pull(
         wanted = [_target_rel(project, t) for t in targets or ()]
         prefer = {_target_rel(project, p) for p in prefer_remote}
         journal = _begin_journal(project, outs, rules, prefer)
+        job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
         try:
-            report = _pull_locked(
-                project,
-                outs,
-                wanted,
-                remote_name,
-                prefer,
-                force,
-                jobs,
-                verify,
-                progress,
-                journal.path / "scratch",
-            )
+            report = job.run(progress, journal.path / "scratch")
         except BaseException:
             _restore_preserved(project, journal)
             journal.finish()
@@ -204,117 +194,116 @@ def pull(
         return report
 
 
-def _pull_locked(
-    project: Project,
-    outs: list[TrackedOut],
-    wanted: list[str],
-    remote_name: str,
-    prefer: set[str],
-    force: bool,
-    jobs: int,
-    verify: bool,
-    progress: ProgressFactory,
-    scratch: Path,
-) -> PullReport:
-    from artifactctl import dvcrepo
+@dataclass
+class _PullJob:
+    """One pull's inputs, resolved: outputs, targets, remote and the user's choices."""
 
-    fetch_targets = [o.path for o in outs] if wanted else None
-    expected_bytes = _bytes_to_fetch(project, outs)
-    with dvcrepo.session(project.root) as repo:
-        with (
-            progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
-            _disk_io("wchar", advance),
-        ):
-            fetched = dvcrepo.fetch(project.root, fetch_targets, remote_name, jobs, repo=repo)
-        selected, results = _plan(project, outs, wanted, remote_name, prefer, force, jobs)
-        to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
-        _make_backups(project, [r for r in to_write if r.state == "backed_up"])
-        items = [(r.path, selected[r.path]) for r in to_write]
-        total = sum(_size(project, md5) for _, md5 in items)
-        with progress("checking out" + (" and verifying" if verify else ""), total) as advance:
-            try:
-                written = write_from_cache(
-                    project.root,
-                    project.cache_dir,
-                    items,
-                    scratch,
-                    verify=verify,
-                    jobs=jobs,
-                    on_bytes=advance,
+    project: Project
+    outs: list[TrackedOut]
+    wanted: list[str]
+    remote_name: str
+    prefer: set[str]
+    force: bool
+    jobs: int
+    verify: bool
+
+    def run(self, progress: ProgressFactory, scratch: Path) -> PullReport:
+        from artifactctl import dvcrepo
+
+        project, remote_name, verify = self.project, self.remote_name, self.verify
+        fetch_targets = [o.path for o in self.outs] if self.wanted else None
+        expected_bytes = _bytes_to_fetch(project, self.outs)
+        with dvcrepo.session(project.root) as repo:
+            with (
+                progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
+                _disk_io("wchar", advance),
+            ):
+                fetched = dvcrepo.fetch(
+                    project.root, fetch_targets, remote_name, self.jobs, repo=repo
                 )
-            except OSError as exc:
-                raise EnvironmentProblem(
-                    f"writing the workspace failed: {exc.strerror or exc} ({exc.filename})",
-                    hint="free some space (or fix the permissions) and run the pull again",
-                ) from exc
-        for w in written:
-            if w.error is not None:
-                results[w.rel].state = "failed"
-                results[w.rel].detail = w.error
-        dvcrepo.record_hashes(
-            repo, project.root, [(w.rel, selected[w.rel]) for w in written if w.error is None]
-        )
-    files = sorted(results.values(), key=lambda r: r.path)
-    return PullReport(remote_name, fetched, files, verified=verify)
+            selected, results = self.plan()
+            to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
+            _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+            items = [(r.path, selected[r.path]) for r in to_write]
+            total = sum(_size(project, md5) for _, md5 in items)
+            what = "checking out" + (" and verifying" if verify else "")
+            with progress(what, total) as advance:
+                try:
+                    written = write_from_cache(
+                        project.root,
+                        project.cache_dir,
+                        items,
+                        scratch,
+                        verify=verify,
+                        jobs=self.jobs,
+                        on_bytes=advance,
+                    )
+                except OSError as exc:
+                    raise EnvironmentProblem(
+                        f"writing the workspace failed: {exc.strerror or exc} ({exc.filename})",
+                        hint="free some space (or fix the permissions) and run the pull again",
+                    ) from exc
+            for w in written:
+                if w.error is not None:
+                    results[w.rel].state = "failed"
+                    results[w.rel].detail = w.error
+            good = [(w.rel, selected[w.rel]) for w in written if w.error is None]
+            dvcrepo.record_hashes(repo, project.root, good)
+        files = sorted(results.values(), key=lambda r: r.path)
+        return PullReport(remote_name, fetched, files, verified=verify)
 
-
-def _plan(
-    project: Project,
-    outs: list[TrackedOut],
-    wanted: list[str],
-    remote_name: str,
-    prefer: set[str],
-    force: bool,
-    jobs: int,
-) -> tuple[dict[str, str], dict[str, FileResult]]:
-    """Recorded file -> md5 for the selection, and what the pull does with each file."""
-    rules = project.settings.preserve
-    expanded = _expand(project, outs)
-    for out, files in expanded:
-        if files is None:
-            raise RemoteError(
-                f"{out.path}: its directory listing {out.md5} is neither in the cache nor on "
-                f"remote '{remote_name}'",
-                hint="push it from the repository that produced it (`artifactctl push`)",
+    def plan(self) -> tuple[dict[str, str], dict[str, FileResult]]:
+        """Recorded file -> md5 for the selection, and what the pull does with each file."""
+        project, wanted, prefer = self.project, self.wanted, self.prefer
+        rules = project.settings.preserve
+        expanded = _expand(project, self.outs)
+        for out, files in expanded:
+            if files is None:
+                raise RemoteError(
+                    f"{out.path}: its directory listing {out.md5} is neither in the cache nor on "
+                    f"remote '{self.remote_name}'",
+                    hint="push it from the repository that produced it (`artifactctl push`)",
+                )
+        all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
+        selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
+        unknown = prefer - set(selected)
+        if unknown:
+            raise UsageError(
+                f"--prefer-remote {sorted(unknown)[0]}: not a file DVC tracks (in the targets)",
+                hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
             )
-    all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
-    selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
-    unknown = prefer - set(selected)
-    if unknown:
-        raise UsageError(
-            f"--prefer-remote {sorted(unknown)[0]}: not a file DVC tracks (in the targets)",
-            hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
-        )
-    present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
-    state = HashState(project.state_dir / "hashes.json")
-    local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=jobs)}
-    state.save()
+        present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
+        state = HashState(project.state_dir / "hashes.json")
+        local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=self.jobs)}
+        state.save()
 
-    results: dict[str, FileResult] = {}
-    for rel, md5 in selected.items():
-        results[rel] = _classify(rel, md5, local, rules, prefer, force)
-    for out, files in expanded:
-        if out.is_dir and (project.root / out.path).is_dir():
-            for path in walk_files(project.root / out.path):
-                rel = project.rel(path)
-                if rel not in (files or {}) and _inside(rel, wanted) and BACKUP_MARK not in rel:
-                    kept = "preserved" if is_preserved(rel, rules) else "extra"
-                    results[rel] = FileResult(rel, kept, detail="not in DVC's record; left as is")
+        results: dict[str, FileResult] = {}
+        for rel, md5 in selected.items():
+            results[rel] = _classify(rel, md5, local, rules, prefer, self.force)
+        for out, files in expanded:
+            if out.is_dir and (project.root / out.path).is_dir():
+                for path in walk_files(project.root / out.path):
+                    rel = project.rel(path)
+                    if rel not in (files or {}) and _inside(rel, wanted) and BACKUP_MARK not in rel:
+                        kept = "preserved" if is_preserved(rel, rules) else "extra"
+                        results[rel] = FileResult(
+                            rel, kept, detail="not in DVC's record; left as is"
+                        )
 
-    absent = sorted(
-        r.path
-        for r in results.values()
-        if r.state in ("pulled", "backed_up")
-        and not cache_object(project.cache_dir, selected[r.path]).exists()
-    )
-    if absent:
-        more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
-        raise RemoteError(
-            f"fetching from remote '{remote_name}' failed: {len(absent)} file(s) are neither "
-            f"in the cache nor on the remote: {', '.join(absent[:3])}{more}",
-            hint="push them from the repository that produced them (`artifactctl push`)",
+        absent = sorted(
+            r.path
+            for r in results.values()
+            if r.state in ("pulled", "backed_up")
+            and not cache_object(project.cache_dir, selected[r.path]).exists()
         )
-    return selected, results
+        if absent:
+            more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
+            raise RemoteError(
+                f"fetching from remote '{self.remote_name}' failed: {len(absent)} file(s) are "
+                f"neither in the cache nor on the remote: {', '.join(absent[:3])}{more}",
+                hint="push them from the repository that produced them (`artifactctl push`)",
+            )
+        return selected, results
 
 
 BACKUP_MARK = ".local-"
