@@ -299,8 +299,9 @@ class _PullJob:
         if absent:
             more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
             raise RemoteError(
-                f"fetching from remote '{self.remote_name}' failed: {len(absent)} file(s) are "
-                f"neither in the cache nor on the remote: {', '.join(absent[:3])}{more}",
+                f"fetching from remote '{self.remote_name}' failed: {len(absent)} file(s) did "
+                f"not reach the cache (missing on the remote, or corrupted there): "
+                f"{', '.join(absent[:3])}{more}",
                 hint="push them from the repository that produced them (`artifactctl push`)",
             )
         return selected, results
