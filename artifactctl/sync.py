@@ -175,7 +175,8 @@ def pull(
     from artifactctl.dvcconfig import get_remote
 
     progress = progress or _no_progress
-    remote_name = get_remote(project.root, remote).name
+    chosen = get_remote(project.root, remote)
+    remote_name = chosen.name
     rules = project.settings.preserve
     with project.lock():
         outs = cached_outs(project, targets)
@@ -183,6 +184,8 @@ def pull(
         prefer = {_target_rel(project, p) for p in prefer_remote}
         journal = _begin_journal(project, outs, rules, prefer)
         job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
+        if chosen.is_local and not chosen.local_path(project.root).is_dir():
+            job.missing_folder = chosen.local_path(project.root)
         try:
             report = job.run(progress, journal.path / "scratch")
         except BaseException:
@@ -206,6 +209,21 @@ class _PullJob:
     force: bool
     jobs: int
     verify: bool
+    missing_folder: Path | None = None  # a local remote whose folder does not exist
+
+    def not_fetched(self, what: str) -> RemoteError:
+        """The error for objects the fetch did not bring: the remote's absence says most."""
+        if self.missing_folder is not None:
+            return RemoteError(
+                f"remote '{self.remote_name}' is a folder that does not exist: "
+                f"{self.missing_folder} ({what} could not be fetched)",
+                hint="push from the repository that produced the artifacts, or point the "
+                "remote at the right folder (`artifactctl remote add NAME PATH --default`)",
+            )
+        return RemoteError(
+            f"fetching from remote '{self.remote_name}' failed: {what}",
+            hint="push it from the repository that produced it (`artifactctl push`)",
+        )
 
     def run(self, progress: ProgressFactory, scratch: Path) -> PullReport:
         from artifactctl import dvcrepo
@@ -259,11 +277,7 @@ class _PullJob:
         expanded = _expand(project, self.outs)
         for out, files in expanded:
             if files is None:
-                raise RemoteError(
-                    f"{out.path}: its directory listing {out.md5} is neither in the cache nor on "
-                    f"remote '{self.remote_name}'",
-                    hint="push it from the repository that produced it (`artifactctl push`)",
-                )
+                raise self.not_fetched(f"{out.path}: its directory listing {out.md5}")
         all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
         selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
         unknown = prefer - set(selected)
@@ -298,11 +312,9 @@ class _PullJob:
         )
         if absent:
             more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
-            raise RemoteError(
-                f"fetching from remote '{self.remote_name}' failed: {len(absent)} file(s) did "
-                f"not reach the cache (missing on the remote, or corrupted there): "
-                f"{', '.join(absent[:3])}{more}",
-                hint="push them from the repository that produced them (`artifactctl push`)",
+            raise self.not_fetched(
+                f"{len(absent)} file(s) did not reach the cache (missing on the remote, or "
+                f"corrupted there): {', '.join(absent[:3])}{more}"
             )
         return selected, results
 
@@ -527,7 +539,8 @@ def push(
     from artifactctl.dvcconfig import get_remote
 
     progress = progress or _no_progress
-    remote_name = get_remote(project.root, remote).name
+    chosen = get_remote(project.root, remote)
+    remote_name = chosen.name
     rules = project.settings.preserve
     with project.lock():
         outs = cached_outs(project, targets)

@@ -215,6 +215,17 @@ def test_missing_object_on_remote_is_exit_3_and_workspace_untouched(
     assert not (repo / TRAIN).exists()
 
 
+def test_local_remote_folder_that_does_not_exist_is_named(published: Path, tmp_path: Path) -> None:
+    repo = clone(published, tmp_path / "c4", tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").rmdir()  # e.g. a clone made in another folder than the remote's
+    result = invoke(repo, "pull")
+    assert result.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert f"is a folder that does not exist: {tmp_path / 'elsewhere'}" in lines[0]
+    assert not (repo / TRAIN).exists()
+
+
 def test_unknown_remote_is_exit_3(published: Path) -> None:
     result = invoke(published, "pull", "--remote", "nope")
     assert result.exit_code == 3
