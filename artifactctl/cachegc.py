@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from artifactctl.errors import EnvironmentProblem, UsageError
-from artifactctl.hashing import HashState, hash_many, state_file
+from artifactctl.hashmany import hash_many
+from artifactctl.hashstate import HashState, state_file
 from artifactctl.layout import ARCHIVE, PRODUCTION
 from artifactctl.project import Project
 from artifactctl.tracked import read_manifest, tracked_outs

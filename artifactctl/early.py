@@ -3,8 +3,8 @@
 ``artifactctl verify --deep`` spends its first 40 ms importing and planning on one
 core. When the same command (same folder, same options) planned one tracked folder
 last time, ``start`` forks a helper at once that takes chunks of that folder's files
-from a queue and hashes them, as the helpers of ``hashing._small_lane`` do. Once the
-command has planned for itself, ``hashing`` adopts the helper only if the plan is the
+from a queue and hashes them, as the helpers of ``hashlane._small_lane`` do. Once the
+command has planned for itself, ``hashlane`` adopts the helper only if the plan is the
 same (``adopt``); its results are used only if it read the very same list of files
 from the very same folder (``confirm``). Otherwise it is stopped (``cancel``) and
 nothing it did is used.
@@ -89,7 +89,7 @@ def _help(top: str, memo: str, n: int, count: int, queue: int, out: int) -> int:
     if not isinstance(names, list) or len(names) != n:
         return 1
     dir_fd = os.open(top, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    from artifactctl.hashing import _take_chunks
+    from artifactctl.hashlane import _take_chunks
 
     bounds = [(n * k // count, n * (k + 1) // count) for k in range(count)]
     got: dict = _take_chunks(names, bounds, queue, "md5", None, dir_fd, True)

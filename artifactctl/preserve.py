@@ -158,7 +158,8 @@ def list_rules(project: Project) -> PreserveListing:
 
 
 def _state(project: Project, rel: str, md5: str) -> str:
-    from artifactctl.hashing import HashState, hash_many, state_file
+    from artifactctl.hashmany import hash_many
+    from artifactctl.hashstate import HashState, state_file
 
     path = project.root / rel
     if not path.is_file():

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from artifactctl.errors import UsageError
-from artifactctl.hashing import HashState, hash_many, state_file, walk_relpaths
+from artifactctl.hashing import walk_relpaths
+from artifactctl.hashmany import hash_many
+from artifactctl.hashstate import HashState, state_file
 from artifactctl.project import Project
 from artifactctl.tracked import (
     TrackedOut,

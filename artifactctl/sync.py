@@ -41,7 +41,9 @@ from pathlib import Path
 from artifactctl.checkout import write_from_cache
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
 from artifactctl.fsutil import atomic_copy, fsync_dir
-from artifactctl.hashing import HashState, hash_many, md5_file, state_file, walk_files
+from artifactctl.hashing import md5_file, walk_files
+from artifactctl.hashmany import hash_many
+from artifactctl.hashstate import HashState, state_file
 from artifactctl.journal import Journal
 from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.preserve import is_preserved

@@ -14,7 +14,7 @@ import pytest
 from support import artifactctl, dvc, init_repo
 
 from artifactctl import early
-from artifactctl.hashing import FORK_MIN_FILES, _cores
+from artifactctl.hashlane import FORK_MIN_FILES, _cores
 from artifactctl.project import find_repo
 from artifactctl.verify import verify
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from artifactctl.verify import VerifyReport
+    from artifactctl.verify_report import VerifyReport
 
 _FLAGS = {
     "--deep": ("deep", True),
