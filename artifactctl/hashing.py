@@ -18,8 +18,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-CHUNK = 64 << 10  # 64 KiB reads: the buffer stays in cache; 1 MiB costs 4x the system time
-ALGORITHMS = ("md5", "sha256")
+from artifactctl.hashlane import ALGORITHMS, CHUNK
 
 _local: list = []  # one threading.local, made on first use (threads hash big files only)
 
