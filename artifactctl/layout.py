@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -100,11 +99,15 @@ def experiment_dirs(project: Project, exp_id: str, phase: str) -> tuple[Path, Pa
 
 def new_test_name() -> str:
     """``test_YYYYmmdd_HHMMSS_<6 hex>`` (UTC)."""
+    import secrets  # imported here: hmac/hashlib cost every command a few ms at start-up
+
     return time.strftime("test_%Y%m%d_%H%M%S", time.gmtime()) + "_" + secrets.token_hex(3)
 
 
 def new_run_id() -> str:
     """``YYYYmmdd_HHMMSS_<8 hex>`` (UTC)."""
+    import secrets
+
     return time.strftime("%Y%m%d_%H%M%S", time.gmtime()) + "_" + secrets.token_hex(4)
 
 

@@ -1,0 +1,200 @@
+"""Measuring and deleting folder trees through folder descriptors, never following links.
+
+Every call works relative to an open folder (``openat``/``unlinkat`` and friends),
+so a path component swapped for a symlink mid-walk can never lead outside the
+tree: a folder is only entered when it opens with ``O_NOFOLLOW | O_DIRECTORY``,
+and anything else (a file, a link, a socket) is unlinked as itself.
+
+Sizes follow ``lstat``: every entry that is not a folder counts with its own
+size (a link counts as the link), folders count nothing. ``measure`` and
+``remove`` report the same figures for the same tree, so removing a tree can
+report its size without a separate walk.
+
+Deleting many small files is kernel work; ``remove_many`` splits it over
+forked copies of this process, one per core (at most 4), which report their
+figures through a pipe. A lane notices when its parent has died and stops,
+leaving the rest to the crash recovery of the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import marshal
+import os
+import stat
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+MAX_LANES = 4
+MIN_PER_LANE = 32  # below this, a fork costs more than it saves
+# open() of a link with O_NOFOLLOW, or of a non-folder with O_DIRECTORY
+_NOT_A_FOLDER = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EMLINK})
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def open_dir(name: str | os.PathLike[str], dir_fd: int | None = None) -> int:
+    """A descriptor of the folder ``name`` (relative to ``dir_fd``); OSError if it is a link."""
+    return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+
+
+def measure(parent_fd: int, name: str) -> tuple[int, int]:
+    """(bytes, entries) under the folder ``parent_fd``/``name``; (0, 0) if unreadable."""
+    try:
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    except OSError:
+        return 0, 0
+    size = files = 0
+    try:
+        with os.scandir(fd) as it:
+            for entry in it:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        s, f = measure(fd, entry.name)
+                        size += s
+                        files += f
+                    else:
+                        size += entry.stat(follow_symlinks=False).st_size
+                        files += 1
+                except OSError:
+                    continue
+    finally:
+        os.close(fd)
+    return size, files
+
+
+def remove(parent_fd: int, name: str) -> tuple[int, int]:
+    """Delete ``parent_fd``/``name`` and everything in it; (bytes, entries) it held.
+
+    Best effort: whatever cannot be deleted is left in place (the caller checks
+    that the tree is gone). A link or file named ``name`` is unlinked as itself.
+    """
+    try:
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:
+        if exc.errno not in _NOT_A_FOLDER:
+            return 0, 0  # gone already, or unreadable: left for the caller's check
+        try:
+            size = os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_size
+            os.unlink(name, dir_fd=parent_fd)
+        except OSError:
+            return 0, 0
+        return size, 1
+    size = files = 0
+    try:
+        with os.scandir(fd) as it:
+            entries = list(it)
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    s, f = remove(fd, entry.name)
+                    size += s
+                    files += f
+                    continue
+                size += entry.stat(follow_symlinks=False).st_size
+                files += 1
+                os.unlink(entry.name, dir_fd=fd)
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(name, dir_fd=parent_fd)
+    return size, files
+
+
+def lanes_for(count: int) -> int:
+    """How many processes should share the work on ``count`` trees."""
+    if count < 2 * MIN_PER_LANE or not hasattr(os, "fork"):
+        return 1
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return 1  # forking a process with threads is unsafe
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_LANES, count // MIN_PER_LANE))
+
+
+def _always() -> bool:
+    return True
+
+
+def in_lanes(
+    items: Sequence[T],
+    work: Callable[[Sequence[T], Callable[[], bool]], list[R]],
+    before: Callable[[], object] | None = None,
+) -> list[R | None]:
+    """``work(share, alive)`` over ``items`` split between forked copies of this process.
+
+    Lane k takes ``items[k::lanes]``; lane 0 is this process, which first calls
+    ``before()`` (work to overlap with the lanes). Each forked lane sends its
+    results (marshal-able values, one per item, in order) through a pipe. Results
+    come back in item order, None for the items of a lane that died before
+    reporting. In a forked lane ``alive()`` turns False when this process has
+    died (say, SIGKILL): ``work`` should then stop and leave the rest.
+    """
+    lanes = lanes_for(len(items))
+    children: list[tuple[int, int, int]] = []  # (pid, read end, lane)
+    results: list[R | None] = [None] * len(items)
+    try:
+        for lane in range(1, lanes):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - a forked lane's coverage is not collected
+                _lane(items[lane::lanes], work, read, write)
+            os.close(write)
+            children.append((pid, read, lane))
+        if before is not None:
+            before()
+        results[0::lanes] = work(items[0::lanes], _always)
+    finally:
+        for pid, read, lane in children:
+            with os.fdopen(read, "rb") as pipe:
+                data = pipe.read()
+            os.waitpid(pid, 0)
+            try:
+                done = marshal.loads(data)
+            except (EOFError, ValueError, TypeError):
+                done = []  # the lane died
+            for j, result in enumerate(done):
+                results[lane + j * lanes] = result
+    return results
+
+
+def _lane(items: Sequence[T], work: Callable[..., list[R]], read: int, write: int) -> None:
+    """A forked lane: do its share, send the results, exit without any cleanup."""
+    try:
+        os.close(read)
+        parent = os.getppid()
+        data = marshal.dumps(work(items, lambda: os.getppid() == parent))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write, view) :]
+    finally:
+        os._exit(0)
+
+
+def remove_many(
+    parent_fd: int, names: Sequence[str], before: Callable[[], object] | None = None
+) -> list[tuple[int, int]]:
+    """``remove`` each of ``names`` (in ``parent_fd``) in lanes; their figures in order.
+
+    ``before`` is other work for this process, done while the forked lanes delete.
+    """
+
+    def work(share: Sequence[str], alive: Callable[[], bool]) -> list[tuple[int, int]]:
+        return [remove(parent_fd, name) for name in share if alive()]
+
+    results = in_lanes(names, work, before)
+    return [r if r is not None else remove(parent_fd, names[i]) for i, r in enumerate(results)]
+
+
+def is_dir_at(parent_fd: int, name: str) -> bool:
+    """``parent_fd``/``name`` is a real folder (not a link to one)."""
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
