@@ -161,12 +161,23 @@ def parse_created(value: object) -> float | None:
     return stamp.timestamp()
 
 
+def _read_bytes(path: str) -> bytes:
+    """The whole file (os.open/os.read: half the cost of open() for a small file)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_created(run_dir: str) -> tuple[float | None, str]:
     import json
 
     try:
-        with open(os.path.join(run_dir, RUN_MANIFEST), "rb") as fh:
-            data = json.loads(fh.read())
+        data = json.loads(_read_bytes(os.path.join(run_dir, RUN_MANIFEST)))
     except FileNotFoundError:
         return None, f"no {RUN_MANIFEST}"
     except (OSError, ValueError) as exc:

@@ -79,18 +79,13 @@ TABLE_ROWS = 100
 
 
 def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> str:
-    """Aligned columns as plain text (numbers right-aligned), fast for thousands of rows."""
+    """Aligned columns as plain text (age and size right-aligned), fast for thousands of rows."""
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     right = {2, 3}
-
-    def line(cells: tuple[str, ...] | list[str]) -> str:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip() + "\n"
-
-    return line(columns) + "".join(line(r) for r in rows)
+    fmt = "  ".join(
+        f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths)
+    )  # e.g. "{:<13}  {:<20}  {:>6}  ..."
+    return "".join(fmt.format(*r).rstrip() + "\n" for r in (columns, *rows))
 
 
 def _warn(out: object, plan: CleanPlan) -> None:
