@@ -118,40 +118,48 @@ def lanes_for(count: int) -> int:
     return max(1, min(cores or 1, MAX_LANES, count // MIN_PER_LANE))
 
 
-def _always() -> bool:
-    return True
-
-
 def in_lanes(
     items: Sequence[T],
-    work: Callable[[Sequence[T], Callable[[], bool]], list[R]],
+    work: Callable[[T], R],
     before: Callable[[], object] | None = None,
 ) -> list[R | None]:
-    """``work(share, alive)`` over ``items`` split between forked copies of this process.
+    """``work(item)`` for every item, shared between forked copies of this process.
 
-    Lane k takes ``items[k::lanes]``; lane 0 is this process, which first calls
-    ``before()`` (work to overlap with the lanes). Each forked lane sends its
-    results (marshal-able values, one per item, in order) through a pipe. Results
-    come back in item order, None for the items of a lane that died before
-    reporting. In a forked lane ``alive()`` turns False when this process has
-    died (say, SIGKILL): ``work`` should then stop and leave the rest.
+    The lanes take items from one queue (a pipe of item numbers), so a lane that
+    the machine slows down simply takes fewer. This process is a lane too, after
+    calling ``before()`` (other work to overlap with the lanes). Each forked lane
+    sends its results (marshal-able values) through a pipe. Results come back in
+    item order, None for the items of a lane that died before reporting. A forked
+    lane stops taking items once this process has died (say, SIGKILL).
     """
     lanes = lanes_for(len(items))
-    children: list[tuple[int, int, int]] = []  # (pid, read end, lane)
+    if lanes == 1:
+        if before is not None:
+            before()
+        return [work(item) for item in items]
+    step = -(-len(items) // 16384)  # items per queue entry: the queue fits a pipe's buffer
+    queue, feed = os.pipe()
+    try:
+        os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(0, len(items), step)))
+    finally:
+        os.close(feed)
+    children: list[tuple[int, int]] = []  # (pid, read end of its results)
     results: list[R | None] = [None] * len(items)
     try:
-        for lane in range(1, lanes):
+        for _ in range(1, lanes):
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - a forked lane's coverage is not collected
-                _lane(items[lane::lanes], work, read, write)
+                _lane(items, work, step, queue, read, write)
             os.close(write)
-            children.append((pid, read, lane))
+            children.append((pid, read))
         if before is not None:
             before()
-        results[0::lanes] = work(items[0::lanes], _always)
+        for i, result in _take(items, work, step, queue, _always):
+            results[i] = result
     finally:
-        for pid, read, lane in children:
+        os.close(queue)
+        for pid, read in children:
             with os.fdopen(read, "rb") as pipe:
                 data = pipe.read()
             os.waitpid(pid, 0)
@@ -159,17 +167,35 @@ def in_lanes(
                 done = marshal.loads(data)
             except (EOFError, ValueError, TypeError):
                 done = []  # the lane died
-            for j, result in enumerate(done):
-                results[lane + j * lanes] = result
+            for i, result in done:
+                results[i] = result
     return results
 
 
-def _lane(items: Sequence[T], work: Callable[..., list[R]], read: int, write: int) -> None:
-    """A forked lane: do its share, send the results, exit without any cleanup."""
+def _always() -> bool:
+    return True
+
+
+def _take(
+    items: Sequence[T], work: Callable[[T], R], step: int, queue: int, alive: Callable[[], bool]
+) -> list[tuple[int, R]]:
+    """Take item numbers from the queue until it is empty; (number, result) of each."""
+    done = []
+    while alive() and (entry := os.read(queue, 4)):
+        first = int.from_bytes(entry, "little")
+        for i in range(first, min(first + step, len(items))):
+            done.append((i, work(items[i])))
+    return done
+
+
+def _lane(
+    items: Sequence[T], work: Callable[[T], R], step: int, queue: int, read: int, write: int
+) -> None:
+    """A forked lane: take items until the queue is empty, send the results, exit at once."""
     try:
         os.close(read)
         parent = os.getppid()
-        data = marshal.dumps(work(items, lambda: os.getppid() == parent))
+        data = marshal.dumps(_take(items, work, step, queue, lambda: os.getppid() == parent))
         view = memoryview(data)
         while view:
             view = view[os.write(write, view) :]
@@ -184,11 +210,7 @@ def remove_many(
 
     ``before`` is other work for this process, done while the forked lanes delete.
     """
-
-    def work(share: Sequence[str], alive: Callable[[], bool]) -> list[tuple[int, int]]:
-        return [remove(parent_fd, name) for name in share if alive()]
-
-    results = in_lanes(names, work, before)
+    results = in_lanes(names, lambda name: remove(parent_fd, name), before)
     return [r if r is not None else remove(parent_fd, names[i]) for i, r in enumerate(results)]
 
 
