@@ -24,7 +24,7 @@ import fnmatch
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -356,11 +356,11 @@ def apply_clean(
     """Remove exactly ``plan.remove`` (crash-safe); call under ``project.lock()``.
 
     The journal is written first; then each run is renamed into the trash (one
-    atomic step: whole or gone), the renames are made durable, and the trash is
-    emptied by forked lanes (``trees.remove_many``) while this process measures
-    the kept runs of an unmeasured plan. Only this process renames, so nothing in
-    the tests root changes once it has died. Each removed run's size and files
-    are those measured as it was deleted.
+    atomic step: whole or gone) and, once the renames are durable, deleted there
+    by forked lanes (``trees.remove_many``): they start on a first durable batch
+    while this process renames the rest, then measures the kept runs of an
+    unmeasured plan and deletes too. Each removed run's size and files are those
+    measured as it was deleted.
     """
     from artifactctl.journal import Journal
 
@@ -378,45 +378,68 @@ def apply_clean(
     journal = Journal.begin(project, JOURNAL_OP, {"tests_root": project.rel(root), "runs": names})
     trash.mkdir(exist_ok=True)
     token = os.urandom(4).hex()
-    moved: dict[str, Decision] = {}  # name in the trash -> the run it was
     root_fd = open_dir(root)
     try:
         trash_fd = open_dir(TRASH_DIR, dir_fd=root_fd)
         try:
             leftovers = os.listdir(trash_fd)  # an interrupted clean's
-            for i, decision in enumerate(plan.remove):
-                if not is_dir_at(root_fd, decision.name):
-                    plan.failures.append(f"{decision.name}: no longer a run folder; left alone")
-                    continue
-                target = f"{token}-{i}"
-                try:
-                    os.rename(decision.name, target, src_dir_fd=root_fd, dst_dir_fd=trash_fd)
-                except OSError as exc:
-                    plan.failures.append(f"{decision.name}: {exc.strerror or exc}")
-                    continue
-                moved[target] = decision
-                plan.removed.append(decision.name)
-            with contextlib.suppress(OSError):
-                os.fsync(root_fd)  # the renames are durable before anything is deleted
-            # Every removed run is now gone from the tests root; emptying the trash is cleanup.
-            targets = [*moved, *leftovers]
-            figures = remove_many(trash_fd, targets, before=lambda: _measure_kept(root, plan))
+            targets = [f"{token}-{i}" for i in range(len(names))] + leftovers
+            figures = remove_many(
+                trash_fd,
+                targets,
+                before=lambda: _measure_kept(root, plan),
+                ready=_renamed(plan, root_fd, trash_fd, targets, first=len(leftovers)),
+            )
         finally:
             os.close(trash_fd)
-        for target, (size, files) in zip(targets, figures, strict=True):
-            if target in moved:
-                moved[target].size, moved[target].files = size, files
+        for decision, got in zip(plan.remove, figures, strict=False):
+            if got is not None:
+                decision.size, decision.files = got
         plan.failures += _remove_trash_folder(root_fd, trash)
     finally:
         os.close(root_fd)
     if on_removed:
-        on_removed(len(targets))
+        on_removed(len(plan.removed) + len(leftovers))
     journal.finish()
     plan.applied = True
     removed = set(plan.removed)
     plan.remove = [d for d in plan.remove if d.name in removed]
     plan.leftover_trash = 0
     return plan
+
+
+FIRST_BATCH = 64  # runs renamed (and made durable) before the lanes start deleting
+
+
+def _renamed(
+    plan: CleanPlan, root_fd: int, trash_fd: int, targets: list[str], first: int
+) -> Iterator[list[int]]:
+    """Rename ``plan.remove`` into the trash; yield the numbers (in ``targets``) of what
+    may be deleted, in two durable batches: the leftovers and a first few runs, then the rest.
+
+    Only this process renames, so nothing in the tests root changes once it has died.
+    """
+    count = len(plan.remove)
+    batch = list(range(count, count + first))  # the leftovers of an interrupted clean
+    for i, decision in enumerate(plan.remove):
+        if not is_dir_at(root_fd, decision.name):
+            plan.failures.append(f"{decision.name}: no longer a run folder; left alone")
+        else:
+            try:
+                os.rename(decision.name, targets[i], src_dir_fd=root_fd, dst_dir_fd=trash_fd)
+            except OSError as exc:
+                plan.failures.append(f"{decision.name}: {exc.strerror or exc}")
+            else:
+                plan.removed.append(decision.name)
+                batch.append(i)
+        if i + 1 == FIRST_BATCH or i + 1 == count:
+            with contextlib.suppress(OSError):
+                os.fsync(root_fd)  # the renames are durable before anything is deleted
+            # These runs are now gone from the tests root; emptying the trash is cleanup.
+            yield batch
+            batch = []
+    if batch:
+        yield batch  # only leftovers (no run to remove)
 
 
 def _measure_kept(root: Path, plan: CleanPlan) -> CleanPlan:

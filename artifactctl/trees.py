@@ -24,7 +24,7 @@ import marshal
 import os
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -122,40 +122,51 @@ def in_lanes(
     items: Sequence[T],
     work: Callable[[T], R],
     before: Callable[[], object] | None = None,
+    ready: Iterable[Iterable[int]] | None = None,
 ) -> list[R | None]:
-    """``work(item)`` for every item, shared between forked copies of this process.
+    """``work(item)`` for items, shared between forked copies of this process.
 
-    The lanes take items from one queue (a pipe of item numbers), so a lane that
-    the machine slows down simply takes fewer. This process is a lane too, after
-    calling ``before()`` (other work to overlap with the lanes). Each forked lane
-    sends its results (marshal-able values) through a pipe. Results come back in
-    item order, None for the items of a lane that died before reporting. A forked
-    lane stops taking items once this process has died (say, SIGKILL).
+    The lanes take item numbers from one queue (a pipe), so a lane that the
+    machine slows down simply takes fewer. ``ready`` yields the numbers of the
+    items to work on, batch by batch, as the caller readies them (default: all,
+    at once); the forked lanes start on a batch while the next one is readied.
+    This process then calls ``before()`` (other work to overlap with the lanes)
+    and becomes a lane too. Each forked lane sends its results (marshal-able
+    values) through a pipe. Results come back in item order; None for an item
+    never readied or taken by a lane that died before reporting. A forked lane
+    stops taking items once this process has died (say, SIGKILL).
     """
+    batches = [range(len(items))] if ready is None else ready
     lanes = lanes_for(len(items))
+    results: list[R | None] = [None] * len(items)
     if lanes == 1:
+        numbers = [i for batch in batches for i in batch]
         if before is not None:
             before()
-        return [work(item) for item in items]
-    step = -(-len(items) // 16384)  # items per queue entry: the queue fits a pipe's buffer
+        for i in numbers:
+            results[i] = work(items[i])
+        return results
     queue, feed = os.pipe()
-    try:
-        os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(0, len(items), step)))
-    finally:
-        os.close(feed)
     children: list[tuple[int, int]] = []  # (pid, read end of its results)
-    results: list[R | None] = [None] * len(items)
     try:
         for _ in range(1, lanes):
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - a forked lane's coverage is not collected
-                _lane(items, work, step, queue, read, write)
+                os.close(feed)
+                _lane(items, work, queue, read, write)
             os.close(write)
             children.append((pid, read))
+        try:
+            for batch in batches:
+                data = b"".join(i.to_bytes(4, "little") for i in batch)
+                for start in range(0, len(data), 4096):
+                    os.write(feed, data[start : start + 4096])  # atomic: whole numbers only
+        finally:
+            os.close(feed)
         if before is not None:
             before()
-        for i, result in _take(items, work, step, queue, _always):
+        for i, result in _take(items, work, queue, _always):
             results[i] = result
     finally:
         os.close(queue)
@@ -177,25 +188,22 @@ def _always() -> bool:
 
 
 def _take(
-    items: Sequence[T], work: Callable[[T], R], step: int, queue: int, alive: Callable[[], bool]
+    items: Sequence[T], work: Callable[[T], R], queue: int, alive: Callable[[], bool]
 ) -> list[tuple[int, R]]:
-    """Take item numbers from the queue until it is empty; (number, result) of each."""
+    """Take item numbers from the queue until it is closed and empty; (number, result) each."""
     done = []
     while alive() and (entry := os.read(queue, 4)):
-        first = int.from_bytes(entry, "little")
-        for i in range(first, min(first + step, len(items))):
-            done.append((i, work(items[i])))
+        i = int.from_bytes(entry, "little")
+        done.append((i, work(items[i])))
     return done
 
 
-def _lane(
-    items: Sequence[T], work: Callable[[T], R], step: int, queue: int, read: int, write: int
-) -> None:
+def _lane(items: Sequence[T], work: Callable[[T], R], queue: int, read: int, write: int) -> None:
     """A forked lane: take items until the queue is empty, send the results, exit at once."""
     try:
         os.close(read)
         parent = os.getppid()
-        data = marshal.dumps(_take(items, work, step, queue, lambda: os.getppid() == parent))
+        data = marshal.dumps(_take(items, work, queue, lambda: os.getppid() == parent))
         view = memoryview(data)
         while view:
             view = view[os.write(write, view) :]
@@ -204,14 +212,29 @@ def _lane(
 
 
 def remove_many(
-    parent_fd: int, names: Sequence[str], before: Callable[[], object] | None = None
-) -> list[tuple[int, int]]:
+    parent_fd: int,
+    names: Sequence[str],
+    before: Callable[[], object] | None = None,
+    ready: Iterable[Iterable[int]] | None = None,
+) -> list[tuple[int, int] | None]:
     """``remove`` each of ``names`` (in ``parent_fd``) in lanes; their figures in order.
 
-    ``before`` is other work for this process, done while the forked lanes delete.
+    ``before`` and ``ready`` are as for ``in_lanes``; an item never readied gets None.
     """
-    results = in_lanes(names, lambda name: remove(parent_fd, name), before)
-    return [r if r is not None else remove(parent_fd, names[i]) for i, r in enumerate(results)]
+    fed: list[int] = []
+
+    def track(batches: Iterable[Iterable[int]]) -> Iterator[list[int]]:
+        for batch in batches:
+            fed.extend(batch := list(batch))
+            yield batch
+
+    results = in_lanes(
+        names, lambda name: remove(parent_fd, name), before, track(ready or [range(len(names))])
+    )
+    for i in fed:
+        if results[i] is None:  # its lane died: finish that tree here
+            results[i] = remove(parent_fd, names[i])
+    return results
 
 
 def is_dir_at(parent_fd: int, name: str) -> bool:
