@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -90,6 +89,8 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
 def read_table(pyproject: Path) -> dict[str, Any]:
     if not pyproject.is_file():
         return {}
+    import tomllib  # here: a repository without pyproject.toml does not pay for it
+
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

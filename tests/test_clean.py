@@ -384,6 +384,7 @@ def test_force_on_many_runs_and_leftover_trash_reports_what_the_dry_run_measured
 ) -> None:
     # more runs than the first durable batch and than one lane takes, plus an interrupted
     # clean's leftovers: every run is measured as it is deleted, exactly as the dry run measured
+    shutil.rmtree(repo / "artifacts" / "tests", ignore_errors=True)  # the property test's runs
     for i in range(150):
         make_run(repo, f"run{i:03d}", i / 10, files=1 + i % 3)
     leftover = repo / "artifacts" / "tests" / TRASH_DIR / "abc-0" / "models"
