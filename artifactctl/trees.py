@@ -10,10 +10,11 @@ size (a link counts as the link), folders count nothing. ``measure`` and
 ``remove`` report the same figures for the same tree, so removing a tree can
 report its size without a separate walk.
 
-Deleting many small files is kernel work; ``remove_many`` splits it over
-forked copies of this process, one per core (at most 4), which report their
-figures through a pipe. A lane notices when its parent has died and stops,
-leaving the rest to the crash recovery of the caller.
+Deleting many small files is kernel work; ``remove_many`` shares it between
+forked copies of this process, one per core (at most 4), which take trees from
+one queue and report their figures through a pipe. There are no lanes while
+this process runs other threads (a fork could deadlock). A lane notices when its
+parent has died and stops, leaving the rest to the crash recovery of the caller.
 """
 
 from __future__ import annotations
@@ -150,8 +151,16 @@ def in_lanes(
     children: list[tuple[int, int]] = []  # (pid, read end of its results)
     try:
         for _ in range(1, lanes):
-            read, write = os.pipe()
-            pid = os.fork()
+            try:
+                read, write = os.pipe()
+            except OSError:
+                break  # out of descriptors: fewer lanes
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read)
+                os.close(write)
+                break  # out of processes: fewer lanes
             if pid == 0:  # pragma: no cover - a forked lane's coverage is not collected
                 os.close(feed)
                 _lane(items, work, queue, read, write)

@@ -63,8 +63,9 @@ def clean_command(
             # runs are measured as they are deleted (one walk instead of two), kept ones meanwhile
             plan = plan_clean(project, keep, older_than, name, measure=False)
             _warn(out, plan)
-            with out.progress("removing test runs", total=len(plan.remove)) as advance:
-                plan = apply_clean(project, plan, advance)
+            # No progress bar: its refresh thread would keep apply_clean from forking its
+            # deleting lanes (see trees.lanes_for), and it could only jump to 100% at the end.
+            plan = apply_clean(project, plan)
     else:
         plan = plan_clean(project, keep, older_than, name)
         _warn(out, plan)
