@@ -124,8 +124,9 @@ def in_lanes(
     work: Callable[[T], R],
     before: Callable[[], object] | None = None,
     ready: Iterable[Iterable[int]] | None = None,
+    lanes: int | None = None,
 ) -> list[R | None]:
-    """``work(item)`` for items, shared between forked copies of this process.
+    """``work(item)`` for items, shared between ``lanes`` (default ``lanes_for``) processes.
 
     The lanes take item numbers from one queue (a pipe), so a lane that the
     machine slows down simply takes fewer. ``ready`` yields the numbers of the
@@ -138,7 +139,7 @@ def in_lanes(
     stops taking items once this process has died (say, SIGKILL).
     """
     batches = [range(len(items))] if ready is None else ready
-    lanes = lanes_for(len(items))
+    lanes = lanes_for(len(items)) if lanes is None else lanes
     results: list[R | None] = [None] * len(items)
     if lanes == 1:
         numbers = [i for batch in batches for i in batch]
@@ -225,10 +226,12 @@ def remove_many(
     names: Sequence[str],
     before: Callable[[], object] | None = None,
     ready: Iterable[Iterable[int]] | None = None,
+    lanes: int | None = None,
 ) -> list[tuple[int, int] | None]:
     """``remove`` each of ``names`` (in ``parent_fd``) in lanes; their figures in order.
 
-    ``before`` and ``ready`` are as for ``in_lanes``; an item never readied gets None.
+    ``before``, ``ready`` and ``lanes`` are as for ``in_lanes``; an item never readied
+    gets None.
     """
     fed: list[int] = []
 
@@ -238,7 +241,11 @@ def remove_many(
             yield batch
 
     results = in_lanes(
-        names, lambda name: remove(parent_fd, name), before, track(ready or [range(len(names))])
+        names,
+        lambda name: remove(parent_fd, name),
+        before,
+        track(ready or [range(len(names))]),
+        lanes,
     )
     for i in fed:
         if results[i] is None:  # its lane died: finish that tree here
