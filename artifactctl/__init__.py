@@ -6,8 +6,6 @@ library entry points are resolved lazily on first attribute access.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 # name -> "module:attribute", imported on first use (PEP 562).
@@ -29,7 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'artifactctl' has no attribute {name!r}")

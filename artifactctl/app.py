@@ -10,15 +10,16 @@ message, and a traceback only with ``--debug``.
 from __future__ import annotations
 
 import functools
-import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
 
 from artifactctl import __version__
-from artifactctl.errors import EXIT_ENVIRONMENT, ArtifactctlError
+from artifactctl.errors import ArtifactctlError
+from artifactctl.runtime import _debug, classify, open_project, report_failure
+
+__all__ = ["JSON_HELP", "app", "command", "fail", "open_project"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,8 +33,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-_debug = {"on": bool(os.environ.get("ARTIFACTCTL_DEBUG"))}
 
 JSON_HELP = "Write the result as JSON to stdout (messages go to stderr)."
 
@@ -74,7 +73,7 @@ def command(
             except KeyboardInterrupt:
                 fail("interrupted", "", 130, None)
             except Exception as exc:  # DVC's own errors and anything unforeseen
-                fail(*_classify(exc), exc)
+                fail(*classify(exc), exc)
 
         target.command(name=name, **kwargs)(wrapper)
         return func
@@ -82,56 +81,6 @@ def command(
     return decorate
 
 
-def _classify(exc: Exception) -> tuple[str, str, int]:
-    module = type(exc).__module__ or ""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if module.startswith(("dvc", "dvc_data", "dvc_objects", "scmrepo")):
-        return (
-            f"DVC: {text}",
-            "run the matching `dvc` command with -v for details",
-            EXIT_ENVIRONMENT,
-        )
-    if isinstance(exc, OSError):
-        return (
-            f"{type(exc).__name__}: {text}",
-            "check the path, permissions and free space",
-            EXIT_ENVIRONMENT,
-        )
-    return (
-        f"internal error: {type(exc).__name__}: {text}",
-        "run with --debug for the traceback and report it",
-        EXIT_ENVIRONMENT,
-    )
-
-
 def fail(message: str, hint: str, code: int, exc: BaseException | None) -> None:
-    from artifactctl.output import Output
-
-    if _debug["on"] and exc is not None:
-        import traceback
-
-        traceback.print_exception(exc, file=sys.stderr)
-    Output().error(message, hint)
+    report_failure(message, hint, exc)
     raise typer.Exit(code)
-
-
-def open_project(out: Any = None) -> Any:
-    """Find the repository and finish any operation a crash interrupted.
-
-    Recovery runs under the repository lock: if another artifactctl command
-    holds it, its journal is live, not interrupted, and is left alone.
-    """
-    from artifactctl.errors import LockHeld
-    from artifactctl.output import Output
-    from artifactctl.project import find_repo
-
-    project = find_repo()
-    sink = out or Output()
-    project.on_recover = lambda message: sink.warn(f"recovered an interrupted operation: {message}")
-    if project.has_journals():
-        try:
-            with project.lock(timeout=0):
-                pass  # taking the lock recovers
-        except LockHeld:
-            pass  # a live command owns the journal
-    return project

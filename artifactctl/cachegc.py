@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from artifactctl.errors import EnvironmentProblem, UsageError
-from artifactctl.hashing import HashState, hash_many
+from artifactctl.hashing import HashState, hash_many, state_file
 from artifactctl.layout import ARCHIVE, PRODUCTION
 from artifactctl.project import Project
 from artifactctl.tracked import read_manifest, tracked_outs
@@ -307,7 +307,7 @@ def _walk_following(top: Path, files: list[Path], seen: set[str]) -> None:
 
 def _protected_md5s(project: Project) -> set[str]:
     files = protected_files(project)
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     pairs = []
     for path in files:
         try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import typing
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from artifactctl.errors import SettingsError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 MODES = ("test", "production")
 ENV_PREFIX = "ARTIFACTCTL_"
@@ -73,6 +75,25 @@ class Settings:
     promotion: Promotion = dataclasses.field(default_factory=Promotion)
 
 
+def _hints(cls: type) -> dict[str, Any]:
+    """The fields' types (typing.get_type_hints without importing typing: 7 ms at start-up)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = {
+            f.name: eval(f.type, globals()) if isinstance(f.type, str) else f.type
+            for f in dataclasses.fields(cls)
+        }
+    return hints
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _origin(kind: Any) -> Any:
+    """typing.get_origin for the plain and generic types settings use (list[str], ...)."""
+    return getattr(kind, "__origin__", None)
+
+
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings for the repository at ``root``: defaults < pyproject < environment."""
     environ = os.environ if environ is None else environ
@@ -89,7 +110,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
 def read_table(pyproject: Path) -> dict[str, Any]:
     if not pyproject.is_file():
         return {}
-    import tomllib  # here: a repository without pyproject.toml does not pay for it
+    import tomllib
 
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -102,7 +123,7 @@ def read_table(pyproject: Path) -> dict[str, Any]:
 
 
 def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - fields)
     if unknown:
@@ -123,7 +144,7 @@ def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
 
 
 def _coerce(kind: Any, value: Any, key: str) -> Any:
-    origin = typing.get_origin(kind)
+    origin = _origin(kind)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -148,7 +169,7 @@ def _kind_name(kind: Any) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     if kind in names:
         return names[kind]
-    if typing.get_origin(kind) is list:
+    if _origin(kind) is list:
         return "a list of strings"
     return "a table of numbers"
 
@@ -166,11 +187,11 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         path = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
         cls: Any = Settings
         for part in path[:-1]:
-            kind = typing.get_type_hints(cls).get(part)
+            kind = _hints(cls).get(part)
             if kind is None or not dataclasses.is_dataclass(kind):
                 raise SettingsError(f"unknown setting variable {var}")
             cls = kind
-        kind = typing.get_type_hints(cls).get(path[-1])
+        kind = _hints(cls).get(path[-1])
         if kind is None or dataclasses.is_dataclass(kind):
             raise SettingsError(f"unknown setting variable {var}")
         node = out
@@ -194,9 +215,9 @@ def _parse_env(kind: Any, raw: str, var: str) -> Any:
             return int(text)
         if kind is float:
             return float(text)
-        if typing.get_origin(kind) is list:
+        if _origin(kind) is list:
             return [item.strip() for item in text.split(",") if item.strip()]
-        if typing.get_origin(kind) is dict:
+        if _origin(kind) is dict:
             pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
             return {k.strip(): float(v) for k, v in pairs}
     except ValueError:

@@ -156,24 +156,45 @@ def _remote_op(action: str) -> Iterator[None]:
             raise RemoteError(f"{action} failed: {text}") from exc
 
 
-def fetch(root: Path, targets: list[str] | None, remote: str, jobs: int | None = None) -> int:
-    """Download the objects of ``targets`` (all outputs when None) into the cache only."""
+@contextlib.contextmanager
+def session(root: Path) -> Iterator[Any]:
+    """One open DVC repository for several operations (opening one costs ~0.1 s)."""
     repo = open_repo(root)
     try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def fetch(
+    root: Path,
+    targets: list[str] | None,
+    remote: str,
+    jobs: int | None = None,
+    *,
+    repo: Any = None,
+) -> int:
+    """Download the objects of ``targets`` (all outputs when None) into the cache only."""
+    with contextlib.ExitStack() as stack:
+        if repo is None:
+            repo = stack.enter_context(session(root))
         with _remote_op(f"fetching from remote '{remote}'"):
             return int(repo.fetch(targets=targets, remote=remote, jobs=jobs or None))
-    finally:
-        repo.close()
 
 
-def checkout(root: Path, targets: list[str] | None) -> dict[str, Any]:
-    """Check out outputs from the cache, replacing what differs (callers decide what is safe)."""
-    repo = open_repo(root)
+def record_hashes(repo: Any, root: Path, files: Iterable[tuple[str, str]]) -> None:
+    """Tell DVC's state database the MD5 of workspace files just written and verified.
+
+    DVC's own checkout does the same, so a later ``dvc status`` does not re-read
+    them. Best effort: the state is only a cache of hashes.
+    """
     try:
-        with _capture_dvc_log(), dvc_errors("checking out from the cache"):
-            return dict(repo.checkout(targets=targets, force=True) or {})
-    finally:
-        repo.close()
+        from dvc_data.hashfile.hash_info import HashInfo
+
+        items = [(os.path.join(root, rel), HashInfo("md5", md5), None) for rel, md5 in files]
+        repo.state.save_many(items, repo.fs)
+    except Exception:
+        return
 
 
 def push(root: Path, targets: list[str] | None, remote: str, jobs: int | None = None) -> int:

@@ -36,7 +36,7 @@ INTENT = "intent.json"
 
 
 def journal_root(project: Project) -> Path:
-    return project.state_dir / "journal"
+    return project.journal_dir
 
 
 @dataclass

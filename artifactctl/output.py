@@ -11,9 +11,11 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import Console
     from rich.progress import Progress
 

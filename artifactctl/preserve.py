@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from artifactctl.errors import SettingsError, UsageError
-from artifactctl.fsutil import atomic_write_text
 from artifactctl.project import Project
 
 SCHEMA = "artifactctl.preserve/1"
@@ -91,7 +90,7 @@ def add_rule(project: Project, given: str) -> RuleChange:
     if rule in current:
         return RuleChange(rule, False, current)
     rules.append(rule)
-    atomic_write_text(path, doc.as_string())
+    _write(path, doc.as_string())
     return RuleChange(rule, True, [*current, rule])
 
 
@@ -104,7 +103,7 @@ def remove_rule(project: Project, given: str) -> RuleChange:
         known = ", ".join(current) or "none"
         raise UsageError(f"{rule} is not a preserve rule (rules: {known})")
     del rules[current.index(rule)]
-    atomic_write_text(path, doc.as_string())
+    _write(path, doc.as_string())
     return RuleChange(rule, True, [r for r in current if r != rule])
 
 
@@ -159,12 +158,12 @@ def list_rules(project: Project) -> PreserveListing:
 
 
 def _state(project: Project, rel: str, md5: str) -> str:
-    from artifactctl.hashing import HashState, hash_many
+    from artifactctl.hashing import HashState, hash_many, state_file
 
     path = project.root / rel
     if not path.is_file():
         return "missing"
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     (got,) = hash_many([(path, rel)], state=state)
     state.save()
     return "ok" if got.md5 == md5 else "modified"
@@ -187,3 +186,9 @@ def _local_matches(project: Project, rule: str) -> list[str]:
         if p.is_file() and not rel.startswith((".git/", ".dvc/")):
             found.append(rel)
     return found
+
+
+def _write(path: Path, text: str) -> None:
+    from artifactctl.fsutil import atomic_write_text
+
+    atomic_write_text(path, text)

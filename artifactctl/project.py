@@ -81,11 +81,15 @@ class Project:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def has_journals(self) -> bool:
-        from artifactctl.journal import journal_root
+    @property
+    def journal_dir(self) -> Path:
+        """Crash journals (see artifactctl.journal), one folder per unfinished operation."""
+        return self.state_dir / "journal"
 
+    def has_journals(self) -> bool:
         try:
-            return any(os.scandir(journal_root(self)))
+            with os.scandir(self.journal_dir) as it:
+                return any(it)
         except FileNotFoundError:
             return False
 

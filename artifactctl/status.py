@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from artifactctl.errors import UsageError
-from artifactctl.hashing import HashState, hash_many, walk_relpaths
+from artifactctl.hashing import HashState, hash_many, state_file, walk_relpaths
 from artifactctl.project import Project
 from artifactctl.tracked import (
     TrackedOut,
@@ -131,7 +131,7 @@ def collect_status(
     jobs: int = 0,
 ) -> StatusReport:
     outs = select(tracked_outs(project.root), project, paths)
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     cache = project.cache_dir
     prefix = re.escape(project.settings.registry.id_prefix)
     id_pattern = re.compile(prefix + r"\d+")

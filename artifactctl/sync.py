@@ -12,12 +12,14 @@ pull, in order:
    ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
    listed (``--force``: backed up, then replaced). Nothing is discarded
    without a backup.
-4. Check out: outputs whose every differing file is to be written go through
-   DVC's checkout; an output with something to keep (a preserved file, a local
-   edit, an extra file, a backup) gets only its files to write, each copied
-   from the cache to a temporary name and renamed over the workspace file.
-5. Restore any preserved file whose bytes changed from its journal copy, verify
-   the written files against their recorded MD5, finish the journal.
+4. Write, file by file (artifactctl/checkout.py): each file to write is copied
+   from its cache object to a temporary name, hashed on the way, and renamed
+   over the workspace path only if the bytes written have the recorded MD5. So
+   the copy is the verification (no second read), a corrupted cache object
+   never reaches the workspace, and DVC's checkout never deletes a preserved or
+   extra file. Files are always copies (DVC's link types are not used).
+5. Restore any preserved file whose bytes changed from its journal copy, finish
+   the journal.
 
 If the process dies anywhere, the next artifactctl command runs
 ``recover_pull``: it restores every preserved file from the journal copy
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import calendar
 import contextlib
-import errno
 import os
 import shutil
 import threading
@@ -37,9 +38,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from artifactctl.errors import RemoteError, UsageError
+from artifactctl.checkout import write_from_cache
+from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
 from artifactctl.fsutil import atomic_copy, fsync_dir
-from artifactctl.hashing import HashState, hash_many, md5_file, walk_files
+from artifactctl.hashing import HashState, hash_many, md5_file, state_file, walk_files
 from artifactctl.journal import Journal
 from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.preserve import is_preserved
@@ -173,26 +175,19 @@ def pull(
     from artifactctl.dvcconfig import get_remote
 
     progress = progress or _no_progress
-    remote_name = get_remote(project.root, remote).name
+    chosen = get_remote(project.root, remote)
+    remote_name = chosen.name
     rules = project.settings.preserve
     with project.lock():
         outs = cached_outs(project, targets)
         wanted = [_target_rel(project, t) for t in targets or ()]
         prefer = {_target_rel(project, p) for p in prefer_remote}
         journal = _begin_journal(project, outs, rules, prefer)
+        job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
+        if chosen.is_local and not chosen.local_path(project.root).is_dir():
+            job.missing_folder = chosen.local_path(project.root)
         try:
-            report = _pull_locked(
-                project,
-                outs,
-                wanted,
-                remote_name,
-                prefer,
-                force,
-                jobs,
-                verify,
-                progress,
-                journal.path / "scratch",
-            )
+            report = job.run(progress, journal.path / "scratch")
         except BaseException:
             _restore_preserved(project, journal)
             journal.finish()
@@ -202,98 +197,126 @@ def pull(
         return report
 
 
-def _pull_locked(
-    project: Project,
-    outs: list[TrackedOut],
-    wanted: list[str],
-    remote_name: str,
-    prefer: set[str],
-    force: bool,
-    jobs: int,
-    verify: bool,
-    progress: ProgressFactory,
-    scratch: Path,
-) -> PullReport:
-    from artifactctl import dvcrepo
+@dataclass
+class _PullJob:
+    """One pull's inputs, resolved: outputs, targets, remote and the user's choices."""
 
-    rules = project.settings.preserve
-    fetch_targets = [o.path for o in outs] if wanted else None
-    expected_bytes = _bytes_to_fetch(project, outs)
-    with (
-        progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
-        _disk_io("wchar", advance),
-    ):
-        fetched = dvcrepo.fetch(project.root, fetch_targets, remote_name, jobs or None)
+    project: Project
+    outs: list[TrackedOut]
+    wanted: list[str]
+    remote_name: str
+    prefer: set[str]
+    force: bool
+    jobs: int
+    verify: bool
+    missing_folder: Path | None = None  # a local remote whose folder does not exist
 
-    state = HashState(project.state_dir / "hashes.json")
-    expanded = _expand(project, outs)
-    for out, files in expanded:
-        if files is None:
-            raise RemoteError(
-                f"{out.path}: its directory listing {out.md5} is neither in the cache nor on "
-                f"remote '{remote_name}'",
-                hint="push it from the repository that produced it (`artifactctl push`)",
+    def not_fetched(self, what: str) -> RemoteError:
+        """The error for objects the fetch did not bring: the remote's absence says most."""
+        if self.missing_folder is not None:
+            return RemoteError(
+                f"remote '{self.remote_name}' is a folder that does not exist: "
+                f"{self.missing_folder} ({what} could not be fetched)",
+                hint="push from the repository that produced the artifacts, or point the "
+                "remote at the right folder (`artifactctl remote add NAME PATH --default`)",
             )
-    all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
-    selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
-    unknown = prefer - set(selected)
-    if unknown:
-        raise UsageError(
-            f"--prefer-remote {sorted(unknown)[0]}: not a file DVC tracks (in the targets)",
-            hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
+        return RemoteError(
+            f"fetching from remote '{self.remote_name}' failed: {what}",
+            hint="push it from the repository that produced it (`artifactctl push`)",
         )
-    present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
-    local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=jobs)}
 
-    results: dict[str, FileResult] = {}
-    for rel, md5 in selected.items():
-        results[rel] = _classify(rel, md5, local, rules, prefer, force)
-    for out, files in expanded:
-        if out.is_dir and (project.root / out.path).is_dir():
-            for path in walk_files(project.root / out.path):
-                rel = project.rel(path)
-                if rel not in (files or {}) and _inside(rel, wanted) and BACKUP_MARK not in rel:
-                    kept = "preserved" if is_preserved(rel, rules) else "extra"
-                    results[rel] = FileResult(rel, kept, detail="not in DVC's record; left as is")
+    def run(self, progress: ProgressFactory, scratch: Path) -> PullReport:
+        from artifactctl import dvcrepo
 
-    absent = sorted(
-        r.path
-        for r in results.values()
-        if r.state in ("pulled", "backed_up")
-        and not cache_object(project.cache_dir, selected[r.path]).exists()
-    )
-    if absent:
-        more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
-        raise RemoteError(
-            f"fetching from remote '{remote_name}' failed: {len(absent)} file(s) are neither "
-            f"in the cache nor on the remote: {', '.join(absent[:3])}{more}",
-            hint="push them from the repository that produced them (`artifactctl push`)",
+        project, remote_name, verify = self.project, self.remote_name, self.verify
+        fetch_targets = [o.path for o in self.outs] if self.wanted else None
+        expected_bytes = _bytes_to_fetch(project, self.outs)
+        with dvcrepo.session(project.root) as repo:
+            with (
+                progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
+                _disk_io("wchar", advance),
+            ):
+                fetched = dvcrepo.fetch(
+                    project.root, fetch_targets, remote_name, self.jobs, repo=repo
+                )
+            selected, results = self.plan()
+            to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
+            _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+            items = [(r.path, selected[r.path]) for r in to_write]
+            total = sum(_size(project, md5) for _, md5 in items)
+            what = "checking out" + (" and verifying" if verify else "")
+            with progress(what, total) as advance:
+                try:
+                    written = write_from_cache(
+                        project.root,
+                        project.cache_dir,
+                        items,
+                        scratch,
+                        verify=verify,
+                        jobs=self.jobs,
+                        on_bytes=advance,
+                    )
+                except OSError as exc:
+                    raise EnvironmentProblem(
+                        f"writing the workspace failed: {exc.strerror or exc} ({exc.filename})",
+                        hint="free some space (or fix the permissions) and run the pull again",
+                    ) from exc
+            for w in written:
+                if w.error is not None:
+                    results[w.rel].state = "failed"
+                    results[w.rel].detail = w.error
+            good = [(w.rel, selected[w.rel]) for w in written if w.error is None]
+            dvcrepo.record_hashes(repo, project.root, good)
+        files = sorted(results.values(), key=lambda r: r.path)
+        return PullReport(remote_name, fetched, files, verified=verify)
+
+    def plan(self) -> tuple[dict[str, str], dict[str, FileResult]]:
+        """Recorded file -> md5 for the selection, and what the pull does with each file."""
+        project, wanted, prefer = self.project, self.wanted, self.prefer
+        rules = project.settings.preserve
+        expanded = _expand(project, self.outs)
+        for out, files in expanded:
+            if files is None:
+                raise self.not_fetched(f"{out.path}: its directory listing {out.md5}")
+        all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
+        selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
+        unknown = prefer - set(selected)
+        if unknown:
+            raise UsageError(
+                f"--prefer-remote {sorted(unknown)[0]}: not a file DVC tracks (in the targets)",
+                hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
+            )
+        present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
+        state = HashState(state_file(project))
+        local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=self.jobs)}
+        state.save()
+
+        results: dict[str, FileResult] = {}
+        for rel, md5 in selected.items():
+            results[rel] = _classify(rel, md5, local, rules, prefer, self.force)
+        for out, files in expanded:
+            if out.is_dir and (project.root / out.path).is_dir():
+                for path in walk_files(project.root / out.path):
+                    rel = project.rel(path)
+                    if rel not in (files or {}) and _inside(rel, wanted) and BACKUP_MARK not in rel:
+                        kept = "preserved" if is_preserved(rel, rules) else "extra"
+                        results[rel] = FileResult(
+                            rel, kept, detail="not in DVC's record; left as is"
+                        )
+
+        absent = sorted(
+            r.path
+            for r in results.values()
+            if r.state in ("pulled", "backed_up")
+            and not cache_object(project.cache_dir, selected[r.path]).exists()
         )
-    _make_backups(project, [r for r in results.values() if r.state == "backed_up"])
-
-    whole, single = _checkout_plan(expanded, results, selected)
-    to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
-    total = sum(_size(project, selected[r.path]) for r in to_write)
-    with progress("checking out", total) as advance:
-        if whole:
-            everything = len(whole) == len(outs) and not wanted
-            dvcrepo.checkout(project.root, None if everything else whole)
-        for rel in single:
-            _copy_from_cache(project, rel, selected[rel], scratch)
-        advance(total)
-
-    if verify and to_write:
-        files = [(project.root / r.path, r.path) for r in to_write]
-        with progress("verifying", total) as advance:
-            hashed = hash_many(files, state=state, jobs=jobs, on_bytes=advance)
-        for h in hashed:
-            if h.md5 != selected[h.key]:
-                why = "missing after checkout" if h.md5 is None else "checksum mismatch"
-                results[h.key].state = "failed"
-                results[h.key].detail = f"{why} (expected md5 {selected[h.key]})"
-    state.save()
-    files = sorted(results.values(), key=lambda r: r.path)
-    return PullReport(remote_name, fetched, files, verified=verify)
+        if absent:
+            more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
+            raise self.not_fetched(
+                f"{len(absent)} file(s) did not reach the cache (missing on the remote, or "
+                f"corrupted there): {', '.join(absent[:3])}{more}"
+            )
+        return selected, results
 
 
 BACKUP_MARK = ".local-"
@@ -320,60 +343,6 @@ def _classify(
     if force:
         return FileResult(rel, "backed_up", detail="--force: took the remote version")
     return FileResult(rel, "modified", detail="local edit; left as is (--force replaces it)")
-
-
-def _checkout_plan(
-    expanded: list[tuple[TrackedOut, dict | None]],
-    results: dict[str, FileResult],
-    selected: dict[str, str],
-) -> tuple[list[str], list[str]]:
-    """Outputs DVC may check out whole, and single files to copy from the cache ourselves."""
-    whole: list[str] = []
-    single: list[str] = []
-    for out, files in expanded:
-        names = list(files or {})
-        inside = [results[n] for n in names if n in results]
-        to_write = [r.path for r in inside if r.state in ("pulled", "backed_up")]
-        if not to_write:
-            continue
-        prefix = out.path + "/"
-        extra = [r for p, r in results.items() if p.startswith(prefix) and p not in selected]
-        # A backup inside a tracked folder is an extra file that DVC's checkout would delete.
-        allowed = ("pulled", "unchanged") if out.is_dir else ("pulled", "unchanged", "backed_up")
-        safe = len(inside) == len(names) and not extra and all(r.state in allowed for r in inside)
-        if safe:
-            whole.append(out.path)
-        else:
-            single += to_write
-    return whole, single
-
-
-def _copy_from_cache(project: Project, rel: str, md5: str, scratch: Path) -> None:
-    """Write one file from its cache object: a temporary copy, then a rename (never partial).
-
-    The temporary copy lives in the journal folder, so a crash leaves no stray
-    file in the workspace (the journal is removed by recovery).
-    """
-    src = cache_object(project.cache_dir, md5)
-    dst = project.root / rel
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
-    tmp = scratch / f"{md5}-{os.getpid()}"
-    try:
-        shutil.copyfile(src, tmp)
-        try:
-            os.replace(tmp, dst)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            beside = dst.with_name(f".{dst.name}.artifactctl-tmp")  # .dvc/tmp on another disk
-            shutil.move(tmp, beside)
-            os.replace(beside, dst)
-    except FileNotFoundError:
-        pass  # left for verification to report: the object vanished from the cache
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _size(project: Project, md5: str) -> int:
@@ -570,7 +539,8 @@ def push(
     from artifactctl.dvcconfig import get_remote
 
     progress = progress or _no_progress
-    remote_name = get_remote(project.root, remote).name
+    chosen = get_remote(project.root, remote)
+    remote_name = chosen.name
     rules = project.settings.preserve
     with project.lock():
         outs = cached_outs(project, targets)
@@ -595,7 +565,7 @@ def _preserved_differing(project: Project, files: dict[str, str], rules: list[st
     chosen = [rel for rel in files if is_preserved(rel, rules) and (project.root / rel).is_file()]
     if not chosen:
         return []
-    state = HashState(project.state_dir / "hashes.json")
+    state = HashState(state_file(project))
     hashed = hash_many([(project.root / rel, rel) for rel in chosen], state=state)
     state.save()
     return sorted(h.key for h in hashed if h.md5 != files[h.key])

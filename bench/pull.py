@@ -4,7 +4,8 @@ Data: 2,000 files of 4 KiB plus one 256 MiB file in one DVC-tracked folder
 (quick mode: 500 files and 64 MiB), pushed once to a local-folder remote and to
 a SeaweedFS S3 server started here on free ports (tests/s3server.py). Each run
 deletes the workspace folder and the cache, then pulls; the two tools alternate
-run by run. One preserved file is present locally, as in the reference repo.
+run by run. Rows: one preserved file present locally (as in the reference repo)
+for both remotes, and an empty workspace for the local remote.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _clone(origin: Path, dest: Path, env: dict) -> Path:
 
 
 def run(quick: bool = False) -> list[Row]:
-    runs = 1 if quick else 2  # 8 pulls of 256 MiB + 2,000 files: the whole run stays < 5 min
+    runs = 1 if quick else 3  # 12 pulls of 256 MiB + 2,000 files: the whole run stays < 5 min
     files, big = (500, 64) if quick else (2000, 256)
     base = Path(tempfile.mkdtemp(prefix="bench-pull-"))
     env = bench_env(
@@ -82,25 +83,29 @@ def run(quick: bool = False) -> list[Row]:
         clone = _clone(origin, base / "clone", env)
         shutil.copy2(origin / ".dvc" / "config.local", clone / ".dvc" / "config.local")
 
+        curated = True
+
         def setup(_: str) -> None:
             shutil.rmtree(clone / "data", ignore_errors=True)
             shutil.rmtree(clone / ".dvc" / "cache", ignore_errors=True)
             shutil.rmtree(clone / ".dvc" / "tmp", ignore_errors=True)
             shutil.rmtree(base / "site-cache", ignore_errors=True)
-            (clone / "data").mkdir()
-            (clone / "data" / "curated.csv").write_text("cluster,avg\nlocal,2\n")
+            if curated:
+                (clone / "data").mkdir()
+                (clone / "data" / "curated.csv").write_text("cluster,avg\nlocal,2\n")
 
         size = f"{files} x 4 KiB + {big} MiB"
-        for remote in ("local", "s3"):
+        for remote, curated in (("local", True), ("s3", True), ("local", False)):
             cmds = {
                 "artifactctl": [str(BIN / "artifactctl"), "pull", "-r", remote],
                 # `--force`: the curated file differs, so plain dvc pull would stop (exit 1).
                 "dvc": [dvc, "pull", "-q", "--force", "-r", remote],
             }
             got = interleaved(cmds, runs, cwd=clone, env=env, setup=setup)
+            where = "curated file present" if curated else "empty workspace"
             rows.append(
                 Row(
-                    f"pull ({remote} remote)",
+                    f"pull ({remote} remote, {where})",
                     "artifactctl pull",
                     got["artifactctl"].seconds,
                     "dvc pull --force",

@@ -109,8 +109,9 @@ def snapshot(root: Path, rels: Iterable[str] | None = None) -> dict[str, str]:
 
 def invoke(repo: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     """Run a command in-process through Typer's CliRunner, inside ``repo``."""
-    import artifactctl.cli  # noqa: F401  (registers the commands)
-    from artifactctl.app import app
+    from artifactctl.cli import load_app
+
+    app = load_app()
 
     old = Path.cwd()
     os.chdir(repo)

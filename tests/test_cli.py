@@ -144,8 +144,9 @@ def test_empty_repository_status_is_ok_and_json_is_parseable(tmp_path: Path) -> 
 def test_every_command_and_option_has_help_text() -> None:
     import typer.main
 
-    import artifactctl.cli  # noqa: F401
-    from artifactctl.app import app
+    from artifactctl.cli import load_app
+
+    app = load_app()
 
     group = typer.main.get_command(app)
     missing = []
@@ -167,8 +168,9 @@ def test_every_command_and_option_has_help_text() -> None:
 def test_every_command_appears_in_the_readme() -> None:
     import typer.main
 
-    import artifactctl.cli  # noqa: F401
-    from artifactctl.app import app
+    from artifactctl.cli import load_app
+
+    app = load_app()
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     group = typer.main.get_command(app)

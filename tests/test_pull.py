@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -138,19 +139,56 @@ def test_pull_targets_only_touch_named_outputs(fresh_clone: Path) -> None:
 
 def test_pull_reports_corrupted_remote_object_as_failed(published: Path, tmp_path: Path) -> None:
     repo = clone(published, tmp_path / "c2", tmp_path / "remote")
-    # Corrupt the remote's copy of train.csv: DVC transfers it; verification catches it.
+    # Corrupt the remote's copy of train.csv.
     md5 = next(o["md5"] for o in _lock_outs(repo) if o["path"] == TRAIN)
     obj = tmp_path / "remote" / "files" / "md5" / md5[:2] / md5[2:]
     obj.chmod(0o644)
     obj.write_bytes(b"garbage\n")
-    code, doc, stderr = pull_json(repo)
-    # DVC itself verifies downloads of local remotes or not; either way nothing bad is left.
-    if code == 0:
-        assert states(doc)[TRAIN] in ("pulled",)
-        assert sha256(repo / TRAIN) != sha256(obj)
-    else:
-        assert code in (1, 3), stderr
-        assert not (repo / TRAIN).exists() or states(doc).get(TRAIN) == "failed"
+    code, _, stderr = pull_json(repo)
+    # DVC checks the download against its name and drops it: exit 3, one line naming the
+    # file, and the workspace does not get the garbage.
+    assert code == 3, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and TRAIN in errors[0] and "corrupted" in errors[0], stderr
+    assert not (repo / TRAIN).exists()
+
+
+def test_corrupted_cache_object_never_reaches_the_workspace(
+    published: Path, tmp_path: Path
+) -> None:
+    repo = clone(published, tmp_path / "c3", tmp_path / "remote")
+    dvc(repo, "fetch", "-q")
+    md5 = next(o["md5"] for o in _lock_outs(repo) if o["path"] == TRAIN)
+    obj = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    # Bit rot: one byte flips in place; size, inode and mtime stay, so DVC's fetch trusts
+    # the object (its state says it was verified).
+    st = obj.stat()
+    obj.chmod(0o644)
+    with open(obj, "r+b") as fh:
+        first = fh.read(1)
+        fh.seek(0)
+        fh.write(bytes([first[0] ^ 0x01]))
+    os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, doc, _ = pull_json(repo)
+    assert code == 1
+    got = states(doc)
+    assert got[TRAIN] == "failed"
+    assert "corrupted" in next(f["detail"] for f in doc["files"] if f["path"] == TRAIN)
+    assert not (repo / TRAIN).exists()  # not even a partial or wrong copy
+    assert got["artifacts/data/eval.csv"] == "pulled"
+    assert doc["summary"]["failed"] == 1
+
+
+def test_pull_tells_dvc_the_hashes_it_verified(fresh_clone: Path) -> None:
+    from dvc.repo import Repo
+
+    code, doc, _ = pull_json(fresh_clone)
+    assert code == 0, doc
+    md5 = next(o["md5"] for o in _lock_outs(fresh_clone) if o["path"] == TRAIN)
+    with Repo(str(fresh_clone)) as repo:
+        _, hash_info = repo.state.get(str(fresh_clone / TRAIN), repo.fs)
+    assert hash_info is not None and hash_info.value == md5
+    assert dvc(fresh_clone, "status", "-q").returncode == 0
 
 
 def _lock_outs(repo: Path) -> list[dict]:
@@ -174,6 +212,17 @@ def test_missing_object_on_remote_is_exit_3_and_workspace_untouched(
     assert len(lines) == 1 and "fetching from remote 'local' failed" in lines[0]
     assert "Traceback" not in result.stderr
     assert sha256(repo / REFERENCE) == before
+    assert not (repo / TRAIN).exists()
+
+
+def test_local_remote_folder_that_does_not_exist_is_named(published: Path, tmp_path: Path) -> None:
+    repo = clone(published, tmp_path / "c4", tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").rmdir()  # e.g. a clone made in another folder than the remote's
+    result = invoke(repo, "pull")
+    assert result.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert f"is a folder that does not exist: {tmp_path / 'elsewhere'}" in lines[0]
     assert not (repo / TRAIN).exists()
 
 

@@ -53,6 +53,11 @@ def journals(repo: Path) -> list[Path]:
     return sorted((repo / ".dvc/tmp/artifactctl/journal").glob("pull-*"))
 
 
+def writing(repo: Path) -> bool:
+    """A temporary copy is being written from the cache (before its rename into place)."""
+    return any(any(j.glob("scratch/*")) for j in journals(repo))
+
+
 def phase(repo: Path) -> str | None:
     for j in journals(repo):
         try:
@@ -116,6 +121,7 @@ def test_sigkill_at_many_points_of_a_pull_keeps_preserved_file(
         ("first object fetched", lambda: cache_has_data(repo), 0.0),
         ("mid-fetch", lambda: cache_has_data(repo), 0.8),
         ("checkout started", lambda: (repo / "artifacts/data/parts").exists(), 0.0),
+        ("a temporary copy half-written", lambda: writing(repo), 0.0),
         ("during checkout/verify", lambda: (repo / "artifacts/data/big-b.bin").exists(), 0.2),
     ]
     killed_with_journal = 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from support import artifactctl, invoke
 
+from artifactctl.hashing import STATE_FILE, HashState
 from artifactctl.tracked import cache_object, read_manifest, tracked_outs
 
 MODEL_DIR = "artifacts/models/candidates/v2-006"
@@ -90,6 +91,32 @@ def test_verify_reports_truncated_deleted_and_extra_files(pipeline_repo: Path) -
     }
     assert "recorded" in by_path(doc)[TRAIN]["detail"]  # the size differs from the record
     assert doc["summary"]["corrupted"] == doc["summary"]["missing"] == doc["summary"]["extra"] == 1
+
+
+def age_folders(top: Path, seconds: float = 60) -> None:
+    for path in [top, *top.rglob("*")]:
+        if path.is_dir():
+            st = path.stat()
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+def test_verify_sees_extra_files_added_after_a_clean_check(pipeline_repo: Path) -> None:
+    """The folders of a clean tracked directory are remembered; any change shows."""
+    top = pipeline_repo / MODEL_DIR
+    age_files(pipeline_repo / "artifacts")
+    age_folders(pipeline_repo / "artifacts")
+    assert run_verify(pipeline_repo)[0] == 0  # remembered: nothing extra in these folders
+    state = HashState(pipeline_repo / ".dvc" / "tmp" / "artifactctl" / STATE_FILE)
+    assert state.memo_get(f"walk:{MODEL_DIR}") is not None
+    assert run_verify(pipeline_repo)[0] == 0
+    (top / "notes.txt").write_text("stray\n")
+    assert problems(run_verify(pipeline_repo)[1]) == {f"{MODEL_DIR}/notes.txt": "extra"}
+    (top / "notes.txt").unlink()
+    age_folders(pipeline_repo / "artifacts")
+    assert run_verify(pipeline_repo, "--deep")[0] == 0
+    (top / "new" / "deeper").mkdir(parents=True)
+    (top / "new" / "deeper" / "x.bin").write_bytes(b"x")
+    assert problems(run_verify(pipeline_repo)[1]) == {f"{MODEL_DIR}/new/deeper/x.bin": "extra"}
 
 
 def test_verify_honours_dvcignore_for_extra_files(pipeline_repo: Path) -> None:

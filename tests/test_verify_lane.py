@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,28 @@ def test_deep_lane_records_the_state_that_a_later_check_trusts(tmp_path: Path) -
     files[10][0].write_bytes(b"changed")
     third = hash_many(files, state=HashState(tmp_path / "state.json"), jobs=2)
     assert not third[10].from_state and third[10].digest == hashlib.md5(b"changed").hexdigest()
+
+
+def test_unknown_files_lists_what_the_full_walk_finds_beyond_the_record(tmp_path: Path) -> None:
+    from artifactctl.hashing import walk_relpaths
+    from artifactctl.verify import unknown_files
+
+    top = tmp_path / "top"
+    recorded = [f"d{i % 3}/sub{i % 2}/f{i}.bin" for i in range(30)] + ["top.txt", "gone/x"]
+    for rel in recorded[:-1]:
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_bytes(b"x")
+    # new files beside recorded ones, a new folder, a recorded folder turned into a file,
+    # symlinks to a file (listed) and to a folder (not listed, as the walk does)
+    (top / "d0" / "new.bin").write_bytes(b"n")
+    (top / "d1" / "sub0" / "new2.bin").write_bytes(b"n")
+    (top / "fresh" / "deeper").mkdir(parents=True)
+    (top / "fresh" / "deeper" / "a").write_bytes(b"a")
+    shutil.rmtree(top / "d2" / "sub1")
+    (top / "d2" / "sub1").write_bytes(b"now a file")
+    os.symlink(top / "top.txt", top / "d0" / "link-to-file")
+    os.symlink(top / "fresh", top / "d0" / "link-to-folder")
+    known = set(recorded)
+    expected = sorted(rel for rel in walk_relpaths(top) if rel not in known)
+    assert sorted(unknown_files(str(top), recorded)[0]) == expected
+    assert "d2/sub1" in expected and "fresh/deeper/a" in expected

@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from artifactctl.runs import RunInfo
 
 
+def _exp_option() -> Any:
+    return typer.Option(
+        None,
+        "--exp",
+        "-e",
+        metavar="ID",
+        help="Only this experiment's stages (and what they need); repeatable.",
+    )
+
+
 @command(name="run")
 def run_command(
     mode: str = typer.Option(
@@ -33,13 +43,7 @@ def run_command(
         metavar="NAME",
         help="Test run name (default: test_YYYYmmdd_HHMMSS_<hex>).",
     ),
-    exp: list[str] = typer.Option(
-        None,
-        "--exp",
-        "-e",
-        metavar="ID",
-        help="Only this experiment's stages (and what they need); repeatable.",
-    ),
+    exp: list[str] = _exp_option(),
     set_: list[str] = typer.Option(
         None,
         "--set",
@@ -89,13 +93,7 @@ def _repeat(flag: str, values: list[str] | None) -> list[str]:
 
 @command(name="refresh")
 def refresh_command(
-    exp: list[str] = typer.Option(
-        None,
-        "--exp",
-        "-e",
-        metavar="ID",
-        help="Only this experiment's stages (and what they need); repeatable.",
-    ),
+    exp: list[str] = _exp_option(),
     force: bool = typer.Option(
         False, "--force", help="Replace registered experiments' artifacts (each one is logged)."
     ),

@@ -1,20 +1,13 @@
-"""`artifactctl verify`."""
+"""`artifactctl verify` (the body is ``verify_main.run``, shared with the fast path)."""
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import typer
 
-from artifactctl.app import JSON_HELP, command, open_project
+from artifactctl.app import JSON_HELP, command
+from artifactctl.commands.verify_main import render, run, summary
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from artifactctl.verify import VerifyReport
+__all__ = ["render", "summary", "verify_command"]
 
 
 @command(name="verify")
@@ -42,97 +35,6 @@ def verify_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Re-hash artifacts against dvc.lock, .dvc files and run manifests; name every bad file."""
-    from artifactctl.output import Output
-    from artifactctl.verify import verify
-
-    out = Output(json_mode=as_json)
-    project = open_project(out)
-    with contextlib.ExitStack() as stack:
-        # The bar is opened once verify knows the total bytes, and closed before the table.
-        def start(total: int) -> Callable[[float], None]:
-            return stack.enter_context(out.progress("verifying", total=total, bytes_=True))
-
-        report = verify(
-            project, paths or None, deep=deep, cache=cache, tests=tests, jobs=jobs, progress=start
-        )
-    # Building the JSON document for 20,000 files is not free: only when it is asked for.
-    data = report.to_dict() if as_json else None
-    if as_json or not _plain(report, show_all):
-        out.result(data, lambda console: render(console, report, show_all))
-    if not report.ok:
-        raise typer.Exit(1)
-
-
-def _plain(report: VerifyReport, show_all: bool) -> bool:
-    """Print the summary of a clean report as plain text when stdout is not a terminal.
-
-    The same two lines rich would print there, without importing rich (a tenth of
-    a second, as much as hashing 5,000 small files). False: let rich draw it.
-    """
-    from artifactctl.output import _maybe_terminal
-
-    if show_all or report.notes or not report.ok or _maybe_terminal(sys.stdout):
-        return False
-    if any(f.state != "ok" for f in report.files):
-        return False
-    sys.stdout.write("\n".join(summary(report, markup=False)) + "\n")
-    sys.stdout.flush()
-    return True
-
-
-def summary(report: VerifyReport, markup: bool = True) -> list[str]:
-    """The closing lines: counts, bytes, time and speed, then how files were checked."""
-    from artifactctl.output import human_size
-
-    counts = report.counts
-    parts = [f"{n} {state}" for state, n in counts.items() if n]
-    seconds = report.seconds
-    rate = report.bytes_hashed / max(seconds, 1e-9) / 1e6
-    verdict = "all ok" if report.ok else f"{len(report.problems)} problem(s)"
-    if markup:
-        verdict = f"[{'green' if report.ok else 'red'}]{verdict}[/]"
-    scope = ["DVC outputs"]
-    if report.tests:
-        scope.append("test and saved runs")
-    if report.cache:
-        scope.append("cache objects")
-    method = f"{report.method}; checked {', '.join(scope)}"
-    return [
-        f"{len(report.files)} files ({', '.join(parts) or 'none'}), "
-        f"{human_size(report.bytes_checked)} checked, {human_size(report.bytes_hashed)} hashed "
-        f"in {seconds:.2f} s ({rate:.0f} MB/s) - {verdict}",
-        f"[dim]{method}[/dim]" if markup else method,
-    ]
-
-
-def render(console: Console, report: VerifyReport, show_all: bool = False) -> None:
-    from artifactctl.output import escape, human_size, table
-
-    shown = report.files if show_all else [f for f in report.files if f.state != "ok"]
-    if shown:
-        rows = [
-            (
-                f.path,
-                f.state,
-                f.kind.replace("_", " "),
-                f.expected or "",
-                (f.actual or "") if f.actual != f.expected else "",
-                human_size(f.size),
-                f.detail,
-            )
-            for f in shown
-        ]
-        console.print(
-            table(
-                "verify" if show_all else "problems",
-                ["path", "state", "kind", "expected", "actual", "size", "detail"],
-                rows,
-                justify_right=("size",),
-                no_wrap=("state",),
-            )
-        )
-        console.print()
-    for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
-    for line in summary(report):
-        console.print(line)
+    code = run(paths or [], deep, cache, tests, show_all, jobs, as_json)
+    if code:
+        raise typer.Exit(code)
