@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
@@ -26,9 +25,26 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A new, exclusive file ``.<name>.<random>.tmp`` beside ``path``: (descriptor, path).
+
+    What ``tempfile.mkstemp`` does, without importing tempfile (and random, hashlib)
+    into every command that writes a file.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -69,7 +85,7 @@ def atomic_output(path: Path):  # type: ignore[no-untyped-def]
     For writers that want a file name (``df.to_csv(tmp)``, ``joblib.dump(obj, tmp)``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     os.close(fd)
     try:
         yield Path(tmp)

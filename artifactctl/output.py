@@ -61,11 +61,18 @@ class Output:
             self._err = Console(stderr=True, highlight=False)
         return self._err
 
-    def result(self, data: Any, render: Callable[[Console], None]) -> None:
+    def result(
+        self,
+        data: Any,
+        render: Callable[[Console], None],
+        text: Callable[[], str | None] | None = None,
+    ) -> None:
         """Print ``data`` as JSON (``--json``) or draw it with ``render``.
 
         ``data`` may be a function returning the document, so that building a
-        large one costs nothing when a table is drawn instead.
+        large one costs nothing when a table is drawn instead. ``text``, when
+        given and returning a string, is the whole output as plain text (no
+        markup, no styles): it is written as is and rich is never imported.
         """
         if self.json_mode:
             if callable(data):
@@ -73,7 +80,12 @@ class Output:
             sys.stdout.write(dumps(data) + "\n")
             sys.stdout.flush()
         elif not self.quiet:
-            render(self.out)
+            plain = text() if text is not None else None
+            if plain is None:
+                render(self.out)
+            else:
+                sys.stdout.write(plain)
+                sys.stdout.flush()
 
     def info(self, message: str) -> None:
         if not self.quiet:

@@ -42,6 +42,10 @@ def _make_runs(tests: Path, now: float) -> None:
 def run(quick: bool = False) -> list[Row]:
     repeats = 3 if quick else 7
     env = bench_env()
+    # As installed: byte-compiled (with PYTHONDONTWRITEBYTECODE set, an editable install
+    # would otherwise compile every edited module again at each start, as bench/verify.py says).
+    package = Path(__file__).resolve().parent.parent / "artifactctl"
+    subprocess.run([str(BIN / "python"), "-m", "compileall", "-q", str(package)], check=True)
     where = os.environ.get("BENCH_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
     with tempfile.TemporaryDirectory(prefix="bench-clean-", dir=where) as tmp:
         base = Path(tmp)
@@ -71,7 +75,8 @@ def run(quick: bool = False) -> list[Row]:
             "-c",
             "from artifactctl.project import find_repo\n"
             "from artifactctl.retention import apply_clean, plan_clean\n"
-            f"p = find_repo(); apply_clean(p, plan_clean(p, {KEEP}, 1000))",
+            # the calls `clean --force` makes: runs measured as they are deleted
+            f"p = find_repo(); apply_clean(p, plan_clean(p, {KEEP}, 1000, measure=False))",
         ]
         got = interleaved(
             {

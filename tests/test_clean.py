@@ -377,3 +377,29 @@ def test_trash_that_is_a_symlink_is_refused_and_nothing_moves(repo: Path, tmp_pa
     assert result.exit_code == 2
     assert list(outside.iterdir()) == []
     assert {"fresh", "old"} <= runs_left(repo)
+
+
+def test_force_on_many_runs_and_leftover_trash_reports_what_the_dry_run_measured(
+    repo: Path,
+) -> None:
+    # more runs than the first durable batch and than one lane takes, plus an interrupted
+    # clean's leftovers: every run is measured as it is deleted, exactly as the dry run measured
+    shutil.rmtree(repo / "artifacts" / "tests", ignore_errors=True)  # the property test's runs
+    for i in range(150):
+        make_run(repo, f"run{i:03d}", i / 10, files=1 + i % 3)
+    leftover = repo / "artifacts" / "tests" / TRASH_DIR / "abc-0" / "models"
+    leftover.mkdir(parents=True)
+    (leftover / "half.bin").write_bytes(b"x" * 10)
+    dry = json.loads(invoke(repo, "clean", "--keep", "20", "--json").stdout)
+    assert dry["summary"]["to_remove"] == 130 and dry["summary"]["leftover_trash"] == 1
+    done = invoke(repo, "clean", "--keep", "20", "--force", "--json")
+    assert done.exit_code == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [(d["name"], d["size"], d["files"]) for d in result["remove"]] == [
+        (d["name"], d["size"], d["files"]) for d in dry["remove"]
+    ]
+    assert [(d["name"], d["size"]) for d in result["keep"]] == [
+        (d["name"], d["size"]) for d in dry["keep"]
+    ]
+    assert result["summary"]["bytes_reclaimed"] == dry["summary"]["bytes_reclaimed"] > 0
+    assert runs_left(repo) == {f"run{i:03d}" for i in range(20)}

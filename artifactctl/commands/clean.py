@@ -60,14 +60,16 @@ def clean_command(
 
     if force:
         with project.lock():
-            plan = plan_clean(project, keep, older_than, name)
+            # runs are measured as they are deleted (one walk instead of two), kept ones meanwhile
+            plan = plan_clean(project, keep, older_than, name, measure=False)
             _warn(out, plan)
-            with out.progress("removing test runs", total=len(plan.remove)) as advance:
-                plan = apply_clean(project, plan, advance)
+            # No progress bar: its refresh thread would keep apply_clean from forking its
+            # deleting lanes (see trees.lanes_for), and it could only jump to 100% at the end.
+            plan = apply_clean(project, plan)
     else:
         plan = plan_clean(project, keep, older_than, name)
         _warn(out, plan)
-    out.result(plan.to_dict, lambda console: render(console, plan))
+    out.result(plan.to_dict, lambda console: render(console, plan), lambda: render_text(plan))
     if plan.failures:
         for failure in plan.failures:
             out.warn(f"could not remove {failure}")
@@ -78,18 +80,13 @@ TABLE_ROWS = 100
 
 
 def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> str:
-    """Aligned columns as plain text (numbers right-aligned), fast for thousands of rows."""
+    """Aligned columns as plain text (age and size right-aligned), fast for thousands of rows."""
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     right = {2, 3}
-
-    def line(cells: tuple[str, ...] | list[str]) -> str:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip() + "\n"
-
-    return line(columns) + "".join(line(r) for r in rows)
+    fmt = "  ".join(
+        f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths)
+    )  # e.g. "{:<13}  {:<20}  {:>6}  ..."
+    return "".join(fmt.format(*r).rstrip() + "\n" for r in (columns, *rows))
 
 
 def _warn(out: object, plan: CleanPlan) -> None:
@@ -97,42 +94,73 @@ def _warn(out: object, plan: CleanPlan) -> None:
         out.warn(message)  # type: ignore[attr-defined]
 
 
-def render(console: Console, plan: CleanPlan) -> None:
-    from artifactctl.output import human_size, table
+def _rows(plan: CleanPlan) -> list[tuple[str, ...]]:
+    from artifactctl.output import human_size
 
-    rows = [
+    return [
         (d.name, d.created, f"{d.age_days:.1f} d", human_size(d.size), d.reason)
         for d in plan.remove
     ]
-    title = "removed" if plan.applied else "would remove (dry run)"
+
+
+def _title(plan: CleanPlan) -> str:
+    return f"{plan.tests_root}/: {'removed' if plan.applied else 'would remove (dry run)'}"
+
+
+def render_text(plan: CleanPlan) -> str | None:
+    """The whole listing as plain text, or None when it is short enough for a rich table.
+
+    rich lays a table out at ~3 ms a row and costs its import besides, so long
+    lists (and empty ones) get the same columns and lines as plain text.
+    """
+    if 0 < len(plan.remove) <= TABLE_ROWS:
+        return None
+    head = ""
+    if plan.remove:
+        head = f"{_title(plan)}\n" + plain_table(
+            ["run", "created", "age", "size", "reason"], _rows(plan)
+        )
+    return head + "".join(f"{line}\n" for line in _summary(plan))
+
+
+def render(console: Console, plan: CleanPlan) -> None:
+    from artifactctl.output import table
+
+    rows = _rows(plan)
     if len(rows) > TABLE_ROWS:
-        # rich lays a table out at ~3 ms a row; long lists get the same columns as plain text
-        # written straight to the console's file: rich would wrap-check every line
-        console.file.write(f"{plan.tests_root}/: {title}\n")
+        console.file.write(f"{_title(plan)}\n")
         console.file.write(plain_table(["run", "created", "age", "size", "reason"], rows))
     elif rows:
         console.print(
             table(
-                f"{plan.tests_root}/: {title}",
+                _title(plan),
                 ["run", "created", "age", "size", "reason"],
                 rows,
                 justify_right=("age", "size"),
                 no_wrap=("run",),
             )
         )
+    for line in _summary(plan):
+        console.print(line, markup=False)
+
+
+def _summary(plan: CleanPlan) -> list[str]:
+    from artifactctl.output import human_size
+
     verb = "removed" if plan.applied else "to remove"
-    console.print(
+    lines = [
         f"\n{plan.total_runs} test runs: {len(plan.keep)} kept, {len(plan.remove)} {verb}, "
         f"{human_size(plan.bytes_reclaimed)} {'reclaimed' if plan.applied else 'reclaimable'}"
         + (f", {len(plan.skipped)} skipped" if plan.skipped else "")
-    )
+    ]
     if not plan.applied and plan.remove:
-        console.print("dry run: nothing was removed; run `artifactctl clean --force` to remove")
+        lines.append("dry run: nothing was removed; run `artifactctl clean --force` to remove")
     if plan.leftover_trash and not plan.applied:
-        console.print(
+        lines.append(
             f"{plan.leftover_trash} leftover(s) of an interrupted clean: "
             "`clean --force` removes them"
         )
+    return lines
 
 
 def _clean_cache(project: object, out: object, force: bool) -> None:
