@@ -40,6 +40,7 @@ def write_from_cache(
     root: Path,
     cache_dir: Path,
     files: Sequence[tuple[str, str]],
+    sizes: Sequence[int],
     scratch: Path,
     *,
     verify: bool = True,
@@ -47,6 +48,8 @@ def write_from_cache(
     on_bytes: Callable[[int], None] | None = None,
 ) -> list[Written]:
     """Write each (repository-relative path, recorded md5) from the cache into ``root``.
+
+    ``sizes``: each file's cache object size (0 if absent), to schedule big files first.
 
     Results come in the order of ``files``. Failures (object missing, checksum
     mismatch, I/O errors) are reported per file; the workspace file is then left
@@ -57,7 +60,7 @@ def write_from_cache(
     for parent in sorted({(root / rel).parent for rel, _ in files}):
         parent.mkdir(parents=True, exist_ok=True)
     copier = _Copier(root, cache_dir, scratch, verify, on_bytes)
-    sized = [(i, _object_size(cache_dir, md5)) for i, (_, md5) in enumerate(files)]
+    sized = list(enumerate(sizes))
     big = [i for i, size in sorted(sized, key=lambda x: -x[1]) if size >= SMALL]
     small = [i for i, size in sized if size < SMALL]
     tasks = [[i] for i in big] + [small[k : k + BATCH] for k in range(0, len(small), BATCH)]
@@ -86,13 +89,6 @@ def _buffer() -> memoryview:
     if view is None:
         view = _local.view = memoryview(bytearray(CHUNK))
     return view
-
-
-def _object_size(cache_dir: Path, md5: str) -> int:
-    try:
-        return os.stat(cache_object(cache_dir, md5)).st_size
-    except OSError:
-        return 0
 
 
 class _Copier:

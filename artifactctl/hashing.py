@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from artifactctl.hashlane import ALGORITHMS, CHUNK
+from artifactctl.hashlane import CHUNK, hasher
 
 _local: list = []  # one threading.local, made on first use (threads hash big files only)
 
@@ -46,7 +46,7 @@ def digest_file(
 ) -> str:
     """Hex digest of a file's bytes. ``size`` (from a stat) lets a small file be read
     in one system call; a relative ``path`` is relative to ``dir_fd`` when given."""
-    digest = getattr(hashlib, algorithm)() if algorithm in ALGORITHMS else hashlib.new(algorithm)
+    digest = hasher(algorithm)()
     fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
     try:
         if 0 <= size < CHUNK:

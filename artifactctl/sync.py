@@ -245,7 +245,8 @@ class _PullJob:
             to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
             _make_backups(project, [r for r in to_write if r.state == "backed_up"])
             items = [(r.path, selected[r.path]) for r in to_write]
-            total = sum(_size(project, md5) for _, md5 in items)
+            sizes = [_size(project, md5) for _, md5 in items]
+            total = sum(sizes)
             what = "checking out" + (" and verifying" if verify else "")
             with progress(what, total) as advance:
                 try:
@@ -253,6 +254,7 @@ class _PullJob:
                         project.root,
                         project.cache_dir,
                         items,
+                        sizes,
                         scratch,
                         verify=verify,
                         jobs=self.jobs,

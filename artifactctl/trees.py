@@ -46,7 +46,7 @@ def open_dir(name: str | os.PathLike[str], dir_fd: int | None = None) -> int:
 def measure(parent_fd: int, name: str) -> tuple[int, int]:
     """(bytes, entries) under the folder ``parent_fd``/``name``; (0, 0) if unreadable."""
     try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+        fd = open_dir(name, parent_fd)
     except OSError:
         return 0, 0
     size = files = 0
@@ -75,7 +75,7 @@ def remove(parent_fd: int, name: str) -> tuple[int, int]:
     that the tree is gone). A link or file named ``name`` is unlinked as itself.
     """
     try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+        fd = open_dir(name, parent_fd)
     except OSError as exc:
         if exc.errno not in _NOT_A_FOLDER:
             return 0, 0  # gone already, or unreadable: left for the caller's check
