@@ -20,10 +20,10 @@ _LAZY = {
     "context": "artifactctl.layout:context",
     "Context": "artifactctl.layout:Context",
     "validate_name": "artifactctl.layout:validate_name",
-    "load_champion": "artifactctl.registry:load_champion",
-    "save_run": "artifactctl.runs:save_run",
-    "load_run": "artifactctl.runs:load_run",
-    "LoadedRun": "artifactctl.runs:LoadedRun",
+    "load_champion": "artifactctl.registry.core:load_champion",
+    "save_run": "artifactctl.runs.saved:save_run",
+    "load_run": "artifactctl.runs.saved:load_run",
+    "LoadedRun": "artifactctl.runs.saved:LoadedRun",
 }
 
 

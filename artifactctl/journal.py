@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artifactctl.fsutil import atomic_write_json, fsync_dir, read_json
+from artifactctl.fs.atomic import atomic_write_json, fsync_dir, read_json
 from artifactctl.project import Project
 
 # op name -> "module:function(project, journal) -> str" (a message for the user)
 RECOVERY: dict[str, str] = {
-    "registry": "artifactctl.registry:recover",
-    "clean": "artifactctl.retention:recover_clean",
-    "pull": "artifactctl.sync:recover_pull",
+    "registry": "artifactctl.registry.core:recover",
+    "clean": "artifactctl.clean.retention:recover_clean",
+    "pull": "artifactctl.sync.pull:recover_pull",
     # a production run killed after DVC began replacing registered artifacts
-    "production-run": "artifactctl.runner:recover_production_run",
+    "production-run": "artifactctl.runs.runner:recover_production_run",
 }
 
 INTENT = "intent.json"

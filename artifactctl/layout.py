@@ -189,7 +189,7 @@ class Context:
 
     def params(self) -> dict[str, Any]:
         """params.yaml, with this test run's -S overrides applied."""
-        from artifactctl.yamlio import load_yaml
+        from artifactctl.dvc.yamlio import load_yaml
 
         params = load_yaml(self.project.root / "params.yaml") or {}
         return apply_overrides(params, self.overrides) if self.overrides else params
@@ -201,7 +201,7 @@ class Context:
         path. Test mode: always. Production: a missing artifact, or one that
         belongs to no registered experiment, or any with ``force``.
         """
-        from artifactctl.policy import decide
+        from artifactctl.runs.policy import decide
 
         target = path if isinstance(path, Path) else self.path(path)
         return decide(self.project, target, self.mode, self.force).allowed

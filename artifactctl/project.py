@@ -41,7 +41,7 @@ class Project:
 
     @cached_property
     def cache_dir(self) -> Path:
-        from artifactctl.dvcconfig import cache_dir
+        from artifactctl.dvc.config import cache_dir
 
         return cache_dir(self.root)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artifactctl import layout
-from artifactctl.fsutil import atomic_write_text
+from artifactctl.fs.atomic import atomic_write_text
 from artifactctl.project import Project
 
 BEGIN = "# >>> artifactctl (managed by `artifactctl init`; edits inside are replaced)"

@@ -13,18 +13,18 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from artifactctl.errors import UsageError
-from artifactctl.hashing import walk_relpaths
-from artifactctl.hashmany import hash_many
-from artifactctl.hashstate import HashState, state_file
-from artifactctl.project import Project
-from artifactctl.tracked import (
+from artifactctl.dvc.tracked import (
     TrackedOut,
     cache_object,
     expected_stages,
     read_manifest,
     tracked_outs,
 )
+from artifactctl.errors import UsageError
+from artifactctl.hashing import walk_relpaths
+from artifactctl.hashing.many import hash_many
+from artifactctl.hashing.state import HashState, state_file
+from artifactctl.project import Project
 
 STATES = ("missing", "modified", "not_in_cache", "not_pushed", "ok")
 SCHEMA = "artifactctl.status/1"
@@ -148,8 +148,8 @@ def collect_status(
     missing_remote: set[str] = set()
     remote_name = None
     if cloud:
-        from artifactctl.dvcconfig import get_remote
-        from artifactctl.dvcrepo import missing_on_remote
+        from artifactctl.dvc.config import get_remote
+        from artifactctl.dvc.repo import missing_on_remote
 
         remote_name = get_remote(project.root, remote).name
         oids = {m for plan in plans for m in plan.objects}

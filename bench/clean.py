@@ -74,7 +74,7 @@ def run(quick: bool = False) -> list[Row]:
             str(BIN / "python"),
             "-c",
             "from artifactctl.project import find_repo\n"
-            "from artifactctl.retention import apply_clean, plan_clean\n"
+            "from artifactctl.clean.retention import apply_clean, plan_clean\n"
             # the calls `clean --force` makes: runs measured as they are deleted
             f"p = find_repo(); apply_clean(p, plan_clean(p, {KEEP}, 1000, measure=False))",
         ]

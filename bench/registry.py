@@ -19,7 +19,7 @@ def _loop_bootstrap(actual, cand, base, resamples: int, seed: int):  # type: ign
     n = len(actual)
     out = np.empty(resamples)
     done = 0
-    from artifactctl.gates import CELLS, CHUNK
+    from artifactctl.registry.gates import CELLS, CHUNK
 
     chunk = max(1, min(CHUNK, CELLS // n))
     while done < resamples:  # same draws as gates.paired_bootstrap
@@ -45,7 +45,7 @@ def _median_seconds(func, runs: int) -> float:  # type: ignore[no-untyped-def]
 def run(quick: bool = False) -> list[Row]:
     import numpy as np
 
-    from artifactctl.gates import paired_bootstrap
+    from artifactctl.registry.gates import paired_bootstrap
 
     rows = []
     runs = 3 if quick else 5

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import init_repo, invoke, sha256, snapshot
 
+from artifactctl.clean.retention import TRASH_DIR, apply_clean, plan_clean
 from artifactctl.layout import KEEP_MARKER, RUN_MANIFEST, RUN_SCHEMA
 from artifactctl.project import find_repo
-from artifactctl.retention import TRASH_DIR, apply_clean, plan_clean
 
 DAY = 86400
 NOW = 1_800_000_000  # a fixed "now" for library-level tests (2027-01-15)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import artifactctl, dvc, git, init_repo, invoke, snapshot
 
-from artifactctl.tracked import cache_object
+from artifactctl.dvc.tracked import cache_object
 
 pytestmark = pytest.mark.slow
 

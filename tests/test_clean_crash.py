@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import BIN, artifactctl, init_repo, snapshot
 
-from artifactctl.retention import TRASH_DIR
+from artifactctl.clean.retention import TRASH_DIR
 
 pytestmark = pytest.mark.slow
 

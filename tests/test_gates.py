@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from artifactctl.config import Promotion
 from artifactctl.errors import UsageError
-from artifactctl.gates import Predictions, evaluate_gates, metric_value, paired_bootstrap
+from artifactctl.registry.gates import Predictions, evaluate_gates, metric_value, paired_bootstrap
 
 
 def preds(actual: np.ndarray, noise: float, seed: int, ids: list[str] | None = None) -> Predictions:

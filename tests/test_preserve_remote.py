@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from support import PROJECT, init_repo, invoke
 
 from artifactctl.config import load_settings
-from artifactctl.preserve import matches
+from artifactctl.sync.preserve import matches
 
 REFERENCE = "artifacts/reference/healthy_cluster_avg.csv"
 

@@ -11,8 +11,8 @@ from support import dvc, invoke, snapshot
 
 import artifactctl
 from artifactctl.errors import IntegrityError
-from artifactctl.gates import evaluate_gates, read_predictions
 from artifactctl.project import find_repo
+from artifactctl.registry.gates import evaluate_gates, read_predictions
 
 PROD = "artifacts/models/production"
 TESTS = "artifacts/experiments/promotion_tests"
@@ -241,7 +241,7 @@ def test_new_allocates_ids_that_are_never_reused(pipeline_repo: Path) -> None:
 
 def test_model_kinds_match_the_training_stage() -> None:
     from artifactctl.pipeline.train import MODEL_KINDS
-    from artifactctl.registry import MODEL_KINDS as NAMES
+    from artifactctl.registry.core import MODEL_KINDS as NAMES
 
     assert tuple(MODEL_KINDS) == NAMES
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from support import BIN, artifactctl, invoke, snapshot
 
-from artifactctl.ledger import read_events, replay
 from artifactctl.project import find_repo
+from artifactctl.registry.ledger import read_events, replay
 
 pytestmark = pytest.mark.slow
 

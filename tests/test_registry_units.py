@@ -10,10 +10,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from artifactctl.dvc.edit import add_experiment, remove_experiment
 from artifactctl.errors import UsageError
-from artifactctl.ledger import make_event, replay, split_id
-from artifactctl.registry import parse_sets
-from artifactctl.yamledit import add_experiment, remove_experiment
+from artifactctl.registry.core import parse_sets
+from artifactctl.registry.ledger import make_event, replay, split_id
 
 PARAMS = """\
 # top comment

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import PROJECT, artifactctl, dvc, git, init_repo, invoke, snapshot
 
-from artifactctl import layout, policy, runner
+from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.project import find_repo
+from artifactctl.runs import policy, runner
 
 STAGE_PY = """
 import sys
@@ -120,7 +121,7 @@ def production_state(root: Path) -> dict[str, str]:
 
 
 def test_reference_pipeline_stages_in_dag_order() -> None:
-    from artifactctl.yamlio import load_yaml
+    from artifactctl.dvc.yamlio import load_yaml
 
     params = load_yaml(PROJECT / "params.yaml")
     names = [s.name for s in runner.load_stages(PROJECT, params)]

@@ -19,7 +19,7 @@ from support import init_repo, invoke
 
 import artifactctl
 from artifactctl.errors import IntegrityError, UsageError
-from artifactctl.runs import load_run, save_run
+from artifactctl.runs.saved import load_run, save_run
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +252,7 @@ def test_generated_names_never_write_outside_tests(repo: Path, test_name: str, r
 
 CRASH_SCRIPT = """
 import numpy as np
-from artifactctl.runs import save_run
+from artifactctl.runs.saved import save_run
 
 big = np.random.default_rng(0).normal(size=400_000)
 for i in range(10_000):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from support import snapshot
 
-from artifactctl.trees import in_lanes, measure, open_dir, remove, remove_many
+from artifactctl.fs.trees import in_lanes, measure, open_dir, remove, remove_many
 
 
 def lstat_figures(top: Path) -> tuple[int, int]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from support import artifactctl, invoke
 
-from artifactctl.hashstate import STATE_FILE, HashState
-from artifactctl.tracked import cache_object, read_manifest, tracked_outs
+from artifactctl.dvc.tracked import cache_object, read_manifest, tracked_outs
+from artifactctl.hashing.state import STATE_FILE, HashState
 
 MODEL_DIR = "artifacts/models/candidates/v2-006"
 MODEL = f"{MODEL_DIR}/model.joblib"
@@ -389,8 +389,8 @@ def test_verify_table_lists_problems_and_a_summary_line(pipeline_repo: Path) -> 
 
 
 def test_hash_state_never_records_a_file_changed_seconds_ago(tmp_path: Path) -> None:
-    from artifactctl.hashmany import hash_many
-    from artifactctl.hashstate import HashState
+    from artifactctl.hashing.many import hash_many
+    from artifactctl.hashing.state import HashState
 
     path = tmp_path / "fresh.bin"
     path.write_bytes(b"a" * 5000)

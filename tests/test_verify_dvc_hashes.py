@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import dvc, git, init_repo, invoke
 
+from artifactctl.dvc.tracked import cache_object, tracked_outs
 from artifactctl.hashing import dir_md5, manifest_bytes, md5_file, walk_files
-from artifactctl.tracked import cache_object, tracked_outs
 
 FILES = {
     "empty.txt": b"",

@@ -1,4 +1,4 @@
-"""The head start of `verify --deep` (artifactctl.early): used only for the very same files."""
+"""The head start of `verify --deep` (verify.early): used only for the very same files."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from support import artifactctl, dvc, init_repo
 
-from artifactctl import early
-from artifactctl.hashlane import FORK_MIN_FILES, _cores
+from artifactctl.hashing.lane import FORK_MIN_FILES, _cores
 from artifactctl.project import find_repo
-from artifactctl.verify import verify
+from artifactctl.verify import early
+from artifactctl.verify.check import verify
 
 TOP = "artifacts/many"
 pytestmark = pytest.mark.skipif(_cores() < 2, reason="the head start needs two cores")

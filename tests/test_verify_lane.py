@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from artifactctl.hashing import CHUNK
-from artifactctl.hashlane import FORK_MIN_FILES
-from artifactctl.hashmany import hash_many
-from artifactctl.hashstate import HashState
+from artifactctl.hashing.lane import FORK_MIN_FILES
+from artifactctl.hashing.many import hash_many
+from artifactctl.hashing.state import HashState
 
 
 def _tree(tmp_path: Path, n: int) -> list[tuple[Path, str]]:
@@ -83,7 +83,7 @@ def test_deep_lane_records_the_state_that_a_later_check_trusts(tmp_path: Path) -
 
 def test_unknown_files_lists_what_the_full_walk_finds_beyond_the_record(tmp_path: Path) -> None:
     from artifactctl.hashing import walk_relpaths
-    from artifactctl.verify_extras import unknown_files
+    from artifactctl.verify.extras import unknown_files
 
     top = tmp_path / "top"
     recorded = [f"d{i % 3}/sub{i % 2}/f{i}.bin" for i in range(30)] + ["top.txt", "gone/x"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from artifactctl.fsutil import atomic_output, atomic_write_json
+from artifactctl.fs.atomic import atomic_output, atomic_write_json
 
 
 def write_csv(frame: Any, path: Path) -> None:

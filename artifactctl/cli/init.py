@@ -1,0 +1,32 @@
+"""`artifactctl init`."""
+
+from __future__ import annotations
+
+import typer
+
+from artifactctl.cli.app import JSON_HELP, command
+
+
+@command(name="init")
+def init_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Scaffold the artifacts tree, .gitignore rules and default settings (idempotent)."""
+    from dataclasses import asdict
+
+    from artifactctl.cli.output import Output
+    from artifactctl.project import find_repo
+    from artifactctl.scaffold import init
+
+    out = Output(json_mode=as_json)
+    report = init(find_repo())
+
+    def render(console) -> None:  # type: ignore[no-untyped-def]
+        for rel in report.created:
+            console.print(f"created {rel}/")
+        if report.gitignore_updated:
+            console.print("updated .gitignore (test runs and local backups)")
+        if report.settings_written:
+            console.print("wrote default [tool.artifactctl] settings to pyproject.toml")
+        if not report.changed:
+            console.print("already initialised: nothing to do")
+
+    out.result({**asdict(report), "changed": report.changed}, render)

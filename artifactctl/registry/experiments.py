@@ -1,0 +1,63 @@
+"""Experiments declared in params.yaml: ``experiments: {ID: {phase, model, ...}}``.
+
+params.yaml is the list of registered experiments; DVC's foreach turns each
+entry into ``train@ID`` and ``evaluate@ID``. Read-only here (editing keeps the
+file's comments, with ruamel.yaml, in the registry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artifactctl import layout
+from artifactctl.dvc.yamlio import load_yaml
+from artifactctl.errors import UsageError
+from artifactctl.project import Project
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    phase: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    desc: str = ""
+
+    def model_dir(self, project: Project) -> Path:
+        return project.artifacts / layout.MODELS / self.phase / self.id
+
+    def experiment_dir(self, project: Project) -> Path:
+        return project.artifacts / layout.EXPERIMENTS / self.id
+
+
+def load_experiments(project: Project) -> dict[str, Experiment]:
+    params = load_yaml(project.root / "params.yaml") or {}
+    if not isinstance(params, dict):
+        raise UsageError("params.yaml must be a mapping")
+    declared = params.get("experiments") or {}
+    if not isinstance(declared, dict):
+        raise UsageError("params.yaml: 'experiments' must map IDs to settings")
+    out = {}
+    for exp_id, body in declared.items():
+        exp_id = str(exp_id)
+        if not isinstance(body, dict) or "phase" not in body or "model" not in body:
+            raise UsageError(f"params.yaml: experiment {exp_id} needs 'phase' and 'model'")
+        out[exp_id] = Experiment(
+            id=exp_id,
+            phase=str(body["phase"]),
+            model=str(body["model"]),
+            params=dict(body),
+            desc=str(body.get("desc", "")),
+        )
+    return out
+
+
+def get_experiment(project: Project, exp_id: str) -> Experiment:
+    layout.validate_name(exp_id, "experiment ID")
+    experiments = load_experiments(project)
+    if exp_id not in experiments:
+        known = ", ".join(sorted(experiments)) or "none"
+        raise UsageError(f"unknown experiment {exp_id!r} (declared: {known})")
+    return experiments[exp_id]

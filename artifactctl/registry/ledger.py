@@ -1,0 +1,157 @@
+"""The registry ledger: ``artifacts/models/production/ledger.jsonl``, git-tracked.
+
+One JSON object per line, oldest first. The ledger is the single source of
+truth of the registry: who is champion and previous champion (a replay of
+promote / rollback events), the highest experiment ID ever allocated, and the
+audit trail `artifactctl history` prints. Each write replaces the whole file
+atomically (temporary file, fsync, rename), so a crash leaves the old ledger or
+the new one, and appending an event is the commit point of every registry
+operation.
+
+Event fields: ``event`` (new | promote | rollback | archive | unarchive),
+``event_id`` (unique), ``time`` (ISO-8601 UTC), ``user``, ``id`` (the
+experiment), and per kind: promote ``from`` (the replaced champion), ``phase``,
+``files`` ({relpath: md5} of the champion copy), ``against``, ``forced``,
+``reason``, ``test`` (promotion-test JSON path), ``gates`` (summary);
+rollback ``from``/``to``/``reason``; archive ``reason``, ``from_path``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from artifactctl import layout
+from artifactctl.errors import UsageError
+from artifactctl.fs.atomic import atomic_write_text
+from artifactctl.project import Project
+
+LEDGER = "ledger.jsonl"
+SCHEMA = "artifactctl.ledger/1"
+
+
+def ledger_path(project: Project) -> Path:
+    return project.artifacts / layout.PRODUCTION / LEDGER
+
+
+def read_events(project: Project) -> list[dict[str, Any]]:
+    path = ledger_path(project)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    events = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise UsageError(
+                f"{project.rel(path)} line {number} is not valid JSON",
+                hint="restore the ledger from git (`git checkout -- <ledger>`)",
+            ) from None
+        if not isinstance(event, dict) or "event" not in event:
+            raise UsageError(f"{project.rel(path)} line {number} is not a ledger event")
+        events.append(event)
+    return events
+
+
+def make_event(kind: str, exp_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "event": kind,
+        "event_id": uuid.uuid4().hex,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "user": _user(),
+        "id": exp_id,
+        **fields,
+    }
+
+
+def append_event(project: Project, event: dict[str, Any]) -> bool:
+    """Add ``event`` unless an event with its ``event_id`` is already there (idempotent)."""
+    events = read_events(project)
+    if any(e.get("event_id") == event["event_id"] for e in events):
+        return False
+    lines = [json.dumps(e, sort_keys=True) for e in [*events, event]]
+    atomic_write_text(ledger_path(project), "\n".join(lines) + "\n")
+    return True
+
+
+def has_event(project: Project, event_id: str) -> bool:
+    return any(e.get("event_id") == event_id for e in read_events(project))
+
+
+@dataclass(frozen=True)
+class Champion:
+    id: str
+    phase: str
+    files: dict[str, str]  # relpath inside the model folder -> md5
+    event_id: str
+
+
+@dataclass
+class RegistryState:
+    stack: list[Champion] = field(default_factory=list)  # promotions not rolled back
+    high_water: dict[str, int] = field(default_factory=dict)  # prefix -> highest number
+    archived: set[str] = field(default_factory=set)
+
+    @property
+    def current(self) -> Champion | None:
+        return self.stack[-1] if self.stack else None
+
+    @property
+    def previous(self) -> Champion | None:
+        return self.stack[-2] if len(self.stack) >= 2 else None
+
+
+def replay(events: list[dict[str, Any]], prefix: str = "") -> RegistryState:
+    """The registry state the ledger describes."""
+    state = RegistryState()
+    for e in events:
+        kind = e.get("event")
+        exp_id = str(e.get("id", ""))
+        _note_id(state, exp_id)
+        if kind == "promote":
+            state.stack.append(
+                Champion(exp_id, str(e["phase"]), dict(e["files"]), str(e["event_id"]))
+            )
+        elif kind == "rollback" and state.stack:
+            state.stack.pop()
+        elif kind == "archive":
+            state.archived.add(exp_id)
+        elif kind == "unarchive":
+            state.archived.discard(exp_id)
+    return state
+
+
+def split_id(exp_id: str) -> tuple[str, int] | None:
+    """("v2-", 6) for "v2-006"; None when the ID does not end in digits."""
+    digits = len(exp_id) - len(exp_id.rstrip("0123456789"))
+    if digits == 0:
+        return None
+    return exp_id[:-digits], int(exp_id[-digits:])
+
+
+def _note_id(state: RegistryState, exp_id: str) -> None:
+    parts = split_id(exp_id)
+    if parts:
+        prefix, number = parts
+        state.high_water[prefix] = max(state.high_water.get(prefix, 0), number)
+
+
+def _user() -> str:
+    for var in ("GIT_AUTHOR_NAME", "USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,575 @@
+"""``pull`` and ``push`` with preserve-local rules and a crash journal.
+
+pull, in order:
+
+1. Journal: every preserved file that exists locally inside a DVC-cached output
+   is copied into ``.dvc/tmp/artifactctl/journal/pull-*/files/`` and its MD5
+   recorded, before anything else happens.
+2. Fetch: DVC downloads the objects into its cache (never into the workspace,
+   so a partial download cannot replace a workspace file).
+3. Plan, file by file: missing -> pulled; same content -> unchanged; preserved
+   and different -> kept (or, with ``--prefer-remote``, backed up as
+   ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
+   listed (``--force``: backed up, then replaced). Nothing is discarded
+   without a backup.
+4. Write, file by file (artifactctl/checkout.py): each file to write is copied
+   from its cache object to a temporary name, hashed on the way, and renamed
+   over the workspace path only if the bytes written have the recorded MD5. So
+   the copy is the verification (no second read), a corrupted cache object
+   never reaches the workspace, and DVC's checkout never deletes a preserved or
+   extra file. Files are always copies (DVC's link types are not used).
+5. Restore any preserved file whose bytes changed from its journal copy, finish
+   the journal.
+
+If the process dies anywhere, the next artifactctl command runs
+``recover_pull``: it restores every preserved file from the journal copy
+unless it is already byte-identical, and says so.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from artifactctl.dvc.tracked import TrackedOut, cache_object, read_manifest, tracked_outs
+from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
+from artifactctl.fs.atomic import atomic_copy, fsync_dir
+from artifactctl.hashing import md5_file, walk_files
+from artifactctl.hashing.many import hash_many
+from artifactctl.hashing.state import HashState, state_file
+from artifactctl.journal import Journal
+from artifactctl.layout import BACKUP_SUFFIX
+from artifactctl.project import Project
+from artifactctl.sync.checkout import write_from_cache
+from artifactctl.sync.preserve import is_preserved
+
+PULL_SCHEMA = "artifactctl.pull/1"
+PUSH_SCHEMA = "artifactctl.push/1"
+PULL_STATES = ("pulled", "unchanged", "preserved", "backed_up", "modified", "extra", "failed")
+
+Advance = Callable[[float], None]
+# progress(description, total_bytes) -> context manager yielding advance(n)
+ProgressFactory = Callable[[str, float | None], contextlib.AbstractContextManager[Advance]]
+
+
+@contextlib.contextmanager
+def _no_progress(description: str, total: float | None) -> Iterator[Advance]:
+    yield lambda n: None
+
+
+@dataclass
+class FileResult:
+    path: str
+    state: str  # one of PULL_STATES
+    backup: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class PullReport:
+    remote: str
+    fetched: int
+    files: list[FileResult]
+    verified: bool
+    restored: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(PULL_STATES, 0)
+        for f in self.files:
+            counts[f.state] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.state == "failed" for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": PULL_SCHEMA,
+            "remote": self.remote,
+            "ok": self.ok,
+            "fetched": self.fetched,
+            "verified": self.verified,
+            "summary": self.counts,
+            "backups": {f.path: f.backup for f in self.files if f.backup},
+            "restored_from_journal": self.restored,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+# --- what DVC recorded, expanded to files -------------------------------------------------
+
+
+def cached_outs(project: Project, targets: Iterable[str] | None) -> list[TrackedOut]:
+    """Recorded, cached outputs, limited to ``targets`` (paths of outputs, inside or above)."""
+    outs = [o for o in tracked_outs(project.root) if o.cache and o.md5]
+    wanted = [_target_rel(project, t) for t in targets or ()]
+    if not wanted:
+        return outs
+    chosen = []
+    for rel in wanted:
+        hits = [o for o in outs if _overlaps(o.path, rel)]
+        if not hits:
+            raise UsageError(f"{rel}: no DVC-tracked output there", hint="see `artifactctl status`")
+        chosen += [o for o in hits if o not in chosen]
+    return sorted(chosen, key=lambda o: o.path)
+
+
+def _target_rel(project: Project, given: str) -> str:
+    try:
+        return project.rel(Path(given))
+    except ValueError:
+        raise UsageError(f"{given}: outside the repository {project.root}") from None
+
+
+def _overlaps(out: str, rel: str) -> bool:
+    return rel in (".", out) or out.startswith(rel.rstrip("/") + "/") or rel.startswith(out + "/")
+
+
+def _inside(rel: str, targets: list[str]) -> bool:
+    return not targets or any(_overlaps(rel, t) or rel.startswith(t + "/") for t in targets)
+
+
+def expected_files(project: Project, outs: list[TrackedOut] | None) -> dict[str, str]:
+    """Repository-relative file -> recorded MD5 (directories expanded via the local cache)."""
+    outs = cached_outs(project, None) if outs is None else outs
+    found: dict[str, str] = {}
+    for _out, files in _expand(project, outs):
+        found.update(files or {})
+    return found
+
+
+def _expand(project: Project, outs: list[TrackedOut]) -> list[tuple[TrackedOut, dict | None]]:
+    expanded = []
+    for out in outs:
+        assert out.md5 is not None
+        if not out.is_dir:
+            expanded.append((out, {out.path: out.md5}))
+            continue
+        manifest = read_manifest(project.cache_dir, out.md5)
+        files = None if manifest is None else {f"{out.path}/{r}": m for r, m in manifest}
+        expanded.append((out, files))
+    return expanded
+
+
+# --- pull ---------------------------------------------------------------------------------
+
+
+def pull(
+    project: Project,
+    targets: list[str] | None = None,
+    *,
+    remote: str | None = None,
+    prefer_remote: Iterable[str] = (),
+    force: bool = False,
+    jobs: int = 0,
+    verify: bool = True,
+    progress: ProgressFactory | None = None,
+) -> PullReport:
+    from artifactctl.dvc.config import get_remote
+
+    progress = progress or _no_progress
+    chosen = get_remote(project.root, remote)
+    remote_name = chosen.name
+    rules = project.settings.preserve
+    with project.lock():
+        outs = cached_outs(project, targets)
+        wanted = [_target_rel(project, t) for t in targets or ()]
+        prefer = {_target_rel(project, p) for p in prefer_remote}
+        journal = _begin_journal(project, outs, rules, prefer)
+        job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
+        if chosen.is_local and not chosen.local_path(project.root).is_dir():
+            job.missing_folder = chosen.local_path(project.root)
+        try:
+            report = job.run(progress, journal.path / "scratch")
+        except BaseException:
+            _restore_preserved(project, journal)
+            journal.finish()
+            raise
+        report.restored = _restore_preserved(project, journal)
+        journal.finish()
+        return report
+
+
+@dataclass
+class _PullJob:
+    """One pull's inputs, resolved: outputs, targets, remote and the user's choices."""
+
+    project: Project
+    outs: list[TrackedOut]
+    wanted: list[str]
+    remote_name: str
+    prefer: set[str]
+    force: bool
+    jobs: int
+    verify: bool
+    missing_folder: Path | None = None  # a local remote whose folder does not exist
+
+    def not_fetched(self, what: str) -> RemoteError:
+        """The error for objects the fetch did not bring: the remote's absence says most."""
+        if self.missing_folder is not None:
+            return RemoteError(
+                f"remote '{self.remote_name}' is a folder that does not exist: "
+                f"{self.missing_folder} ({what} could not be fetched)",
+                hint="push from the repository that produced the artifacts, or point the "
+                "remote at the right folder (`artifactctl remote add NAME PATH --default`)",
+            )
+        return RemoteError(
+            f"fetching from remote '{self.remote_name}' failed: {what}",
+            hint="push it from the repository that produced it (`artifactctl push`)",
+        )
+
+    def run(self, progress: ProgressFactory, scratch: Path) -> PullReport:
+        from artifactctl.dvc import repo as dvcrepo
+
+        project, remote_name, verify = self.project, self.remote_name, self.verify
+        fetch_targets = [o.path for o in self.outs] if self.wanted else None
+        expected_bytes = _bytes_to_fetch(project, self.outs)
+        with dvcrepo.session(project.root) as repo:
+            with (
+                progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
+                _disk_io("wchar", advance),
+            ):
+                fetched = dvcrepo.fetch(
+                    project.root, fetch_targets, remote_name, self.jobs, repo=repo
+                )
+            selected, results = self.plan()
+            to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
+            _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+            items = [(r.path, selected[r.path]) for r in to_write]
+            sizes = [_size(project, md5) for _, md5 in items]
+            total = sum(sizes)
+            what = "checking out" + (" and verifying" if verify else "")
+            with progress(what, total) as advance:
+                try:
+                    written = write_from_cache(
+                        project.root,
+                        project.cache_dir,
+                        items,
+                        sizes,
+                        scratch,
+                        verify=verify,
+                        jobs=self.jobs,
+                        on_bytes=advance,
+                    )
+                except OSError as exc:
+                    raise EnvironmentProblem(
+                        f"writing the workspace failed: {exc.strerror or exc} ({exc.filename})",
+                        hint="free some space (or fix the permissions) and run the pull again",
+                    ) from exc
+            for w in written:
+                if w.error is not None:
+                    results[w.rel].state = "failed"
+                    results[w.rel].detail = w.error
+            good = [(w.rel, selected[w.rel]) for w in written if w.error is None]
+            dvcrepo.record_hashes(repo, project.root, good)
+        files = sorted(results.values(), key=lambda r: r.path)
+        return PullReport(remote_name, fetched, files, verified=verify)
+
+    def plan(self) -> tuple[dict[str, str], dict[str, FileResult]]:
+        """Recorded file -> md5 for the selection, and what the pull does with each file."""
+        project, wanted, prefer = self.project, self.wanted, self.prefer
+        rules = project.settings.preserve
+        expanded = _expand(project, self.outs)
+        for out, files in expanded:
+            if files is None:
+                raise self.not_fetched(f"{out.path}: its directory listing {out.md5}")
+        all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
+        selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
+        unknown = prefer - set(selected)
+        if unknown:
+            raise UsageError(
+                f"--prefer-remote {sorted(unknown)[0]}: not a file DVC tracks (in the targets)",
+                hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
+            )
+        present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
+        state = HashState(state_file(project))
+        local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=self.jobs)}
+        state.save()
+
+        results: dict[str, FileResult] = {}
+        for rel, md5 in selected.items():
+            results[rel] = _classify(rel, md5, local, rules, prefer, self.force)
+        for out, files in expanded:
+            if out.is_dir and (project.root / out.path).is_dir():
+                for path in walk_files(project.root / out.path):
+                    rel = project.rel(path)
+                    if rel not in (files or {}) and _inside(rel, wanted) and BACKUP_MARK not in rel:
+                        kept = "preserved" if is_preserved(rel, rules) else "extra"
+                        results[rel] = FileResult(
+                            rel, kept, detail="not in DVC's record; left as is"
+                        )
+
+        absent = sorted(
+            r.path
+            for r in results.values()
+            if r.state in ("pulled", "backed_up")
+            and not cache_object(project.cache_dir, selected[r.path]).exists()
+        )
+        if absent:
+            more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
+            raise self.not_fetched(
+                f"{len(absent)} file(s) did not reach the cache (missing on the remote, or "
+                f"corrupted there): {', '.join(absent[:3])}{more}"
+            )
+        return selected, results
+
+
+BACKUP_MARK = ".local-"
+
+
+def _classify(
+    rel: str,
+    md5: str,
+    local: dict[str, str | None],
+    rules: list[str],
+    prefer: set[str],
+    force: bool,
+) -> FileResult:
+    if rel not in local:
+        return FileResult(rel, "pulled")
+    if local[rel] is None:
+        return FileResult(rel, "modified", detail="unreadable; left as is")
+    if local[rel] == md5:
+        return FileResult(rel, "unchanged")
+    if rel in prefer:
+        return FileResult(rel, "backed_up", detail="--prefer-remote: took the remote version")
+    if is_preserved(rel, rules):
+        return FileResult(rel, "preserved", detail="local copy differs from DVC's; kept")
+    if force:
+        return FileResult(rel, "backed_up", detail="--force: took the remote version")
+    return FileResult(rel, "modified", detail="local edit; left as is (--force replaces it)")
+
+
+def _size(project: Project, md5: str) -> int:
+    with contextlib.suppress(OSError):
+        return os.stat(cache_object(project.cache_dir, md5)).st_size
+    return 0
+
+
+def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
+    total = 0
+    for out in outs:
+        if out.md5 and not cache_object(project.cache_dir, out.md5).exists():
+            total += out.size or 0
+    return float(total) or None
+
+
+@contextlib.contextmanager
+def _disk_io(counter: str, advance: Advance) -> Iterator[None]:
+    """Report this process's bytes read or written (``rchar``/``wchar``) while in the block.
+
+    Downloads land in the cache and uploads read it, so this follows a transfer
+    without hooking into DVC's internals (Linux; elsewhere no progress).
+    """
+    io = Path("/proc/self/io")
+
+    def current() -> int | None:
+        with contextlib.suppress(OSError, ValueError, StopIteration):
+            lines = io.read_text().splitlines()
+            return int(next(x for x in lines if x.startswith(counter + ":")).split()[1])
+        return None
+
+    start = current()
+    if start is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        last = start
+        while not stop.wait(0.25):
+            now = current()
+            if now is not None and now > last:
+                advance(now - last)
+                last = now
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _make_backups(project: Project, results: list[FileResult]) -> None:
+    stamp = time.gmtime()
+    for result in results:
+        path = project.root / result.path
+        backup = _backup_path(path, stamp)
+        atomic_copy(path, backup)
+        result.backup = project.rel(backup)
+
+
+def _backup_path(path: Path, stamp: time.struct_time) -> Path:
+    seconds = calendar.timegm(stamp)
+    while True:
+        text = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(seconds))
+        candidate = path.with_name(path.name + BACKUP_SUFFIX.format(stamp=text))
+        if not candidate.exists():
+            return candidate
+        seconds += 1
+
+
+# --- the journal ------------------------------------------------------------------------
+
+
+def _begin_journal(
+    project: Project, outs: list[TrackedOut], rules: list[str], prefer: set[str]
+) -> Journal:
+    """Copy every preserved local file DVC could write into a new journal, durably."""
+    protect = [rel for rel in _preserved_local(project, outs, rules) if rel not in prefer]
+    journal = Journal.begin(project, "pull", {"phase": "copying", "files": {}, "pid": os.getpid()})
+    files = {}
+    for rel in protect:
+        copy = journal.path / "files" / rel
+        atomic_copy(project.root / rel, copy)
+        files[rel] = md5_file(copy)
+    fsync_dir(journal.path)
+    journal.data = {"phase": "pulling", "files": files, "pid": os.getpid()}
+    journal.save()
+    return journal
+
+
+def _preserved_local(project: Project, outs: list[TrackedOut], rules: list[str]) -> list[str]:
+    if not rules:
+        return []
+    found = []
+    for out in outs:
+        path = project.root / out.path
+        if not out.is_dir:
+            if path.is_file() and is_preserved(out.path, rules):
+                found.append(out.path)
+        elif path.is_dir() and _may_hold_preserved(out.path, rules):
+            found += [r for r in map(project.rel, walk_files(path)) if is_preserved(r, rules)]
+    return sorted(set(found))
+
+
+def _may_hold_preserved(out: str, rules: list[str]) -> bool:
+    return any(
+        any(ch in rule for ch in "*?[")
+        or rule.startswith(out + "/")
+        or out == rule
+        or out.startswith(rule.rstrip("/") + "/")
+        for rule in rules
+    )
+
+
+def _restore_preserved(project: Project, journal: Journal) -> list[str]:
+    """Put back every journaled preserved file whose bytes changed; returns their paths."""
+    if journal.data.get("phase") != "pulling":
+        return []  # still copying: the workspace was not touched yet
+    restored = []
+    for rel, md5 in sorted(dict(journal.data.get("files") or {}).items()):
+        path = project.root / rel
+        with contextlib.suppress(OSError):
+            if path.is_file() and md5_file(path) == md5:
+                continue
+        copy = journal.path / "files" / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        atomic_copy(copy, path)
+        restored.append(rel)
+    return restored
+
+
+def recover_pull(project: Project, journal: Journal) -> str:
+    """Called by the next command after a pull died: put the preserved files back.
+
+    ``Project.lock()`` calls it with the repository lock held, so the pull that
+    wrote the journal is dead.
+    """
+    files = dict(journal.data.get("files") or {})
+    restored = _restore_preserved(project, journal)
+    journal.finish()
+    if journal.data.get("phase") != "pulling":
+        return "a pull was interrupted before it touched the workspace; nothing to restore"
+    if restored:
+        return (
+            f"a pull was interrupted; restored {len(restored)} preserved file(s) from its "
+            f"journal: {', '.join(restored)}"
+        )
+    names = ", ".join(sorted(files)) or "none"
+    return (
+        f"a pull was interrupted; its {len(files)} preserved file(s) are byte-identical "
+        f"to the journal copies: {names}"
+    )
+
+
+# --- push ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PushReport:
+    remote: str
+    pushed: int
+    objects: int
+    outputs: int
+    held_back: list[str]  # preserved files whose local content differs from DVC's record
+    missing_from_cache: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": PUSH_SCHEMA,
+            "remote": self.remote,
+            "pushed": self.pushed,
+            "objects": self.objects,
+            "already_on_remote": max(0, self.objects - self.pushed),
+            "outputs": self.outputs,
+            "preserved_not_pushed": self.held_back,
+            "missing_from_cache": self.missing_from_cache,
+        }
+
+
+def push(
+    project: Project,
+    targets: list[str] | None = None,
+    *,
+    remote: str | None = None,
+    jobs: int = 0,
+    progress: ProgressFactory | None = None,
+) -> PushReport:
+    """Upload what DVC recorded. Local edits (preserved or not) are never committed here."""
+    from artifactctl.dvc import repo as dvcrepo
+    from artifactctl.dvc.config import get_remote
+
+    progress = progress or _no_progress
+    chosen = get_remote(project.root, remote)
+    remote_name = chosen.name
+    rules = project.settings.preserve
+    with project.lock():
+        outs = cached_outs(project, targets)
+        expanded = _expand(project, outs)
+        files = {rel: md5 for _, f in expanded for rel, md5 in (f or {}).items()}
+        objects = {o.md5 for o in outs if o.md5} | set(files.values())
+        cache = project.cache_dir
+        missing = sorted(rel for rel, md5 in files.items() if not cache_object(cache, md5).exists())
+        missing += [o.path for o, f in expanded if f is None]
+        held = _preserved_differing(project, files, rules)
+        total = float(sum(o.size or 0 for o in outs)) or None
+        push_targets = [o.path for o in outs] if targets else None
+        with (
+            progress(f"pushing to '{remote_name}'", total) as advance,
+            _disk_io("rchar", advance),
+        ):
+            pushed = dvcrepo.push(project.root, push_targets, remote_name, jobs)
+    return PushReport(remote_name, pushed, len(objects), len(outs), held, sorted(missing))
+
+
+def _preserved_differing(project: Project, files: dict[str, str], rules: list[str]) -> list[str]:
+    chosen = [rel for rel in files if is_preserved(rel, rules) and (project.root / rel).is_file()]
+    if not chosen:
+        return []
+    state = HashState(state_file(project))
+    hashed = hash_many([(project.root / rel, rel) for rel in chosen], state=state)
+    state.save()
+    return sorted(h.key for h in hashed if h.md5 != files[h.key])
