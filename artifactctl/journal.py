@@ -18,10 +18,17 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from artifactctl.fs.atomic import atomic_write_json, fsync_dir, read_json
-from artifactctl.project import Project
+
+
+class Repository(Protocol):
+    """What journals need of a project (``artifactctl.project.Project`` is one)."""
+
+    @property
+    def journal_dir(self) -> Path: ...
+
 
 # op name -> "module:function(project, journal) -> str" (a message for the user)
 RECOVERY: dict[str, str] = {
@@ -35,7 +42,7 @@ RECOVERY: dict[str, str] = {
 INTENT = "intent.json"
 
 
-def journal_root(project: Project) -> Path:
+def journal_root(project: Repository) -> Path:
     return project.journal_dir
 
 
@@ -46,7 +53,7 @@ class Journal:
     data: dict[str, Any]
 
     @classmethod
-    def begin(cls, project: Project, op: str, data: dict[str, Any]) -> Journal:
+    def begin(cls, project: Repository, op: str, data: dict[str, Any]) -> Journal:
         if op not in RECOVERY:
             raise ValueError(f"no recovery registered for journal op {op!r}")
         path = journal_root(project) / f"{op}-{uuid.uuid4().hex[:12]}"
@@ -67,7 +74,7 @@ class Journal:
         shutil.rmtree(done, ignore_errors=True)
 
 
-def pending(project: Project) -> list[Journal]:
+def pending(project: Repository) -> list[Journal]:
     root = journal_root(project)
     try:
         names = sorted(os.listdir(root))
@@ -89,7 +96,7 @@ def pending(project: Project) -> list[Journal]:
     return found
 
 
-def recover(project: Project) -> list[str]:
+def recover(project: Repository) -> list[str]:
     """Complete or undo every interrupted operation; returns what was done, for the user."""
     messages = []
     for journal in pending(project):

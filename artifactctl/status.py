@@ -20,11 +20,11 @@ from artifactctl.dvc.tracked import (
     read_manifest,
     tracked_outs,
 )
-from artifactctl.errors import UsageError
 from artifactctl.hashing import walk_relpaths
 from artifactctl.hashing.many import hash_many
 from artifactctl.hashing.state import HashState, state_file
 from artifactctl.project import Project
+from artifactctl.scope import select_outs
 
 STATES = ("missing", "modified", "not_in_cache", "not_pushed", "ok")
 SCHEMA = "artifactctl.status/1"
@@ -100,30 +100,6 @@ def experiment_of(out: TrackedOut, id_pattern: re.Pattern[str]) -> str | None:
     return next((p for p in PurePosixPath(out.path).parts if id_pattern.fullmatch(p)), None)
 
 
-def select(outs: list[TrackedOut], project: Project, paths: list[str] | None) -> list[TrackedOut]:
-    root = project.settings.artifacts_root.rstrip("/")
-    managed = [o for o in outs if o.path == root or o.path.startswith(root + "/")]
-    if not paths:
-        return managed
-    chosen: dict[str, TrackedOut] = {}
-    for given in paths:
-        rel = project.rel(Path(given))
-        hits = [
-            o
-            for o in managed
-            if o.path == rel
-            or o.path.startswith(rel.rstrip("/") + "/")
-            or rel.startswith(o.path + "/")
-            or rel == "."
-        ]
-        if not hits:
-            raise UsageError(
-                f"{given}: no DVC-tracked artifact there", hint="see `artifactctl status`"
-            )
-        chosen.update((o.path, o) for o in hits)
-    return sorted(chosen.values(), key=lambda o: o.path)
-
-
 def collect_status(
     project: Project,
     paths: list[str] | None = None,
@@ -132,7 +108,10 @@ def collect_status(
     remote: str | None = None,
     jobs: int = 0,
 ) -> StatusReport:
-    outs = select(tracked_outs(project.root), project, paths)
+    top = project.settings.artifacts_root.strip("/")
+    outs = select_outs(
+        project, tracked_outs(project.root), paths, default="" if top == "." else top
+    )
     state = HashState(state_file(project))
     cache = project.cache_dir
     prefix = re.escape(project.settings.registry.id_prefix)

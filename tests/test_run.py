@@ -19,8 +19,10 @@ from support import PROJECT, artifactctl, dvc, git, init_repo, invoke, snapshot
 
 from artifactctl import layout
 from artifactctl.errors import UsageError
+from artifactctl.overrides import apply_overrides, parse_override
 from artifactctl.project import find_repo
 from artifactctl.runs import policy, runner
+from artifactctl.runs.context import context
 
 STAGE_PY = """
 import sys
@@ -141,19 +143,19 @@ def test_reference_pipeline_stages_in_dag_order() -> None:
 
 
 def test_overrides_parse_types_and_reject_unknown_keys() -> None:
-    assert layout.parse_override("data.seed=7") == ("data.seed", 7)
-    assert layout.parse_override("a.b=0.5") == ("a.b", 0.5)
-    assert layout.parse_override("a.flag=true") == ("a.flag", True)
-    assert layout.parse_override("a.s=hello") == ("a.s", "hello")
+    assert parse_override("data.seed=7") == ("data.seed", 7)
+    assert parse_override("a.b=0.5") == ("a.b", 0.5)
+    assert parse_override("a.flag=true") == ("a.flag", True)
+    assert parse_override("a.s=hello") == ("a.s", "hello")
     params = {"data": {"seed": 1, "n": 2}}
-    assert layout.apply_overrides(params, {"data.seed": 7}) == {"data": {"seed": 7, "n": 2}}
+    assert apply_overrides(params, {"data.seed": 7}) == {"data": {"seed": 7, "n": 2}}
     assert params["data"]["seed"] == 1  # a copy
     for bad in ("noequals", "=1", "a..b=1"):
         with pytest.raises(UsageError):
-            layout.parse_override(bad)
+            parse_override(bad)
     for key in ("data.typo", "nope.seed", "data"):
         with pytest.raises(UsageError):
-            layout.apply_overrides(params, {key: 1})
+            apply_overrides(params, {key: 1})
 
 
 def test_overwrite_policy_table(tiny: Path) -> None:
@@ -175,10 +177,10 @@ def test_overwrite_policy_table(tiny: Path) -> None:
 
 def test_context_should_overwrite_follows_mode_and_force(tiny: Path) -> None:
     rel = "models/candidates/e-1/model.txt"
-    assert layout.context(mode="test", test_name="x").should_overwrite(rel)
-    assert not layout.context(mode="production").should_overwrite(rel)
-    assert layout.context(mode="production", force=True).should_overwrite(rel)
-    assert layout.context(mode="production").should_overwrite("models/candidates/new/m.txt")
+    assert context(mode="test", test_name="x").should_overwrite(rel)
+    assert not context(mode="production").should_overwrite(rel)
+    assert context(mode="production", force=True).should_overwrite(rel)
+    assert context(mode="production").should_overwrite("models/candidates/new/m.txt")
 
 
 def test_context_reads_test_overrides_from_the_environment(
@@ -186,11 +188,11 @@ def test_context_reads_test_overrides_from_the_environment(
 ) -> None:
     monkeypatch.setenv(layout.ENV_OVERRIDES, json.dumps({"data.seed": 5}))
     monkeypatch.setenv(layout.ENV_TEST_NAME, "envrun")
-    ctx = layout.context(mode="test")
+    ctx = context(mode="test")
     assert ctx.params()["data"]["seed"] == 5
     assert ctx.path("data/base.txt") == tiny / "artifacts/tests/envrun/data/base.txt"
     # production ignores them: params.yaml is what DVC records
-    assert layout.context(mode="production").params()["data"]["seed"] == 1
+    assert context(mode="production").params()["data"]["seed"] == 1
 
 
 # --- test mode on the tiny pipeline ---

@@ -125,6 +125,7 @@ def _execute(
     import shlex
 
     from artifactctl.errors import CheckFailed
+    from artifactctl.overrides import parse_overrides
     from artifactctl.runs import runner
 
     command = shlex.join(["artifactctl", *argv])
@@ -136,7 +137,7 @@ def _execute(
                     project,
                     name=name,
                     experiments=exps,
-                    overrides=runner.parse_overrides(sets),
+                    overrides=parse_overrides(sets),
                     command=command,
                     progress=progress,
                 )

@@ -56,6 +56,20 @@ def read_manifest(cache_dir: Path, dir_md5: str) -> list[tuple[str, str]] | None
     return None if columns is None else list(zip(*columns, strict=True))
 
 
+def out_files(cache_dir: Path, out: TrackedOut) -> dict[str, str] | None:
+    """Repository-relative file -> recorded md5 of one output: a file is itself, a folder
+    its ``.dir`` manifest's entries. None: a folder whose manifest is not in the cache;
+    {}: an output DVC declared but never recorded."""
+    if out.md5 is None:
+        return {}
+    if not out.is_dir:
+        return {out.path: out.md5}
+    manifest = read_manifest(cache_dir, out.md5)
+    if manifest is None:
+        return None
+    return {f"{out.path}/{rel}": md5 for rel, md5 in manifest}
+
+
 def read_manifest_columns(
     cache_dir: Path, dir_md5: str, memo: Path | None = None
 ) -> tuple[list[str], list[str]] | None:

@@ -71,8 +71,8 @@ def archive(project: Project, exp_id: str, reason: str) -> ArchiveResult:
         lock_stages,
         lock_stages_text,
     )
-    from artifactctl.registry.core import JOURNAL_OP, read_metrics, state_of
-    from artifactctl.registry.experiments import get_experiment
+    from artifactctl.registry.experiments import get_experiment, read_metrics
+    from artifactctl.registry.ledger import JOURNAL_OP, state_of
 
     if not reason or not reason.strip():
         raise UsageError("archive needs --reason TEXT (it goes into MANIFEST.md)")
@@ -167,8 +167,8 @@ def apply_archive(project: Project, data: dict[str, Any]) -> None:
 
 
 def unarchive(project: Project, exp_id: str) -> ArchiveResult:
-    from artifactctl.registry.core import JOURNAL_OP
     from artifactctl.registry.experiments import load_experiments
+    from artifactctl.registry.ledger import JOURNAL_OP
 
     layout.validate_name(exp_id, "experiment ID")
     with project.lock():

@@ -39,15 +39,21 @@ from artifactctl.registry.champion import (
     reconcile,
     slot_dir,
 )
-from artifactctl.registry.experiments import Experiment, get_experiment, load_experiments
+from artifactctl.registry.experiments import (
+    Experiment,
+    get_experiment,
+    load_experiments,
+    read_metrics,
+)
 from artifactctl.registry.ledger import (
+    JOURNAL_OP,
     RegistryState,
     append_event,
     has_event,
     make_event,
     read_events,
-    replay,
     split_id,
+    state_of,
 )
 from artifactctl.testhooks import checkpoint
 
@@ -55,13 +61,8 @@ from artifactctl.testhooks import checkpoint
 # kept here so that validating --model imports neither pandas nor sklearn.
 MODEL_KINDS = ("ridge", "lasso", "gbr", "random_forest")
 TEST_SCHEMA = "artifactctl.promotion_test/1"
-JOURNAL_OP = "registry"
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED_KEYS = frozenset({"phase", "model", "desc"})
-
-
-def state_of(project: Project) -> RegistryState:
-    return replay(read_events(project))
 
 
 # --------------------------------------------------------------------------- new
@@ -356,14 +357,6 @@ def _gates_summary(result: Any) -> str:
     head = f"{result.metric} {result.baseline_value:.4g}->{result.candidate_value:.4g}"
     head += f" p={result.p_value:.3g}"
     return head + (" passed" if not failed else f" failed: {', '.join(failed)}")
-
-
-def read_metrics(folder: Path) -> dict[str, Any]:
-    try:
-        data = read_json(folder / "metrics.json")
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _git_commit(root: Path) -> str | None:

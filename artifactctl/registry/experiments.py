@@ -14,6 +14,7 @@ from typing import Any
 from artifactctl import layout
 from artifactctl.dvc.yamlio import load_yaml
 from artifactctl.errors import UsageError
+from artifactctl.fs.atomic import read_json
 from artifactctl.project import Project
 
 
@@ -61,3 +62,12 @@ def get_experiment(project: Project, exp_id: str) -> Experiment:
         known = ", ".join(sorted(experiments)) or "none"
         raise UsageError(f"unknown experiment {exp_id!r} (declared: {known})")
     return experiments[exp_id]
+
+
+def read_metrics(folder: Path) -> dict[str, Any]:
+    """An experiment folder's metrics.json ({} when absent or unreadable)."""
+    try:
+        data = read_json(folder / "metrics.json")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

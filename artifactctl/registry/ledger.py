@@ -36,6 +36,14 @@ LEDGER = "ledger.jsonl"
 SCHEMA = "artifactctl.ledger/1"
 
 
+JOURNAL_OP = "registry"  # the crash journal of promote, rollback, archive and unarchive
+
+
+def state_of(project: Project) -> RegistryState:
+    """The registry as the ledger says it is now."""
+    return replay(read_events(project))
+
+
 def ledger_path(project: Project) -> Path:
     return project.artifacts / layout.PRODUCTION / LEDGER
 

@@ -28,8 +28,10 @@ from artifactctl.dvc.tracked import _TEMPLATE, _expand, _lookup, load_dvc_yaml
 from artifactctl.errors import CheckFailed, UsageError
 from artifactctl.fs.atomic import atomic_write_json
 from artifactctl.journal import Journal
+from artifactctl.overrides import apply_overrides
 from artifactctl.project import Project
 from artifactctl.runs import policy
+from artifactctl.runs.context import Context
 
 
 @dataclass(frozen=True)
@@ -212,10 +214,6 @@ def check_experiments(project: Project, experiments: list[str]) -> list[str]:
     return list(dict.fromkeys(experiments))
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    return dict(layout.parse_override(item) for item in items)
-
-
 # --- test mode ---
 
 
@@ -234,9 +232,9 @@ def run_test(
     name = layout.validate_name(layout.new_test_name() if name is None else name, "test name")
     experiments = check_experiments(project, experiments or [])
     overrides = overrides or {}
-    params = layout.apply_overrides(load_yaml(project.root / "params.yaml") or {}, overrides)
+    params = apply_overrides(load_yaml(project.root / "params.yaml") or {}, overrides)
     stages = select(load_stages(project.root, params), experiments)
-    ctx = layout.Context(project, "test", name, overrides)
+    ctx = Context(project, "test", name, overrides)
     base = ctx.base
     metric = project.settings.promotion.metric
     report = RunReport(

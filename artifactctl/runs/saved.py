@@ -29,6 +29,7 @@ from artifactctl.errors import IntegrityError, UsageError
 from artifactctl.fs.atomic import atomic_write_bytes, fsync_dir
 from artifactctl.project import Project, find_repo
 from artifactctl.runs import policy
+from artifactctl.runs.context import context
 
 MODEL = "model.joblib"
 PREPROCESSING = "preprocessing.joblib"
@@ -94,7 +95,7 @@ def save_run(
     """
     import joblib
 
-    ctx = layout.context(mode=mode, test_name=test_name, start=start)
+    ctx = context(mode=mode, test_name=test_name, start=start)
     project = ctx.project
     run_id = layout.validate_name(run_id or layout.new_run_id(), "run ID")
     final = ctx.path(f"{layout.RUNS}/{run_id}")

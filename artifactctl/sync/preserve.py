@@ -140,10 +140,11 @@ class PreserveListing:
 
 def list_rules(project: Project) -> PreserveListing:
     """Each rule, the files it covers, and whether each differs from what DVC recorded."""
-    from artifactctl.sync.pull import expected_files
+    from artifactctl.dvc.tracked import tracked_outs
+    from artifactctl.scope import expected_files
 
     rules = project.settings.preserve
-    expected = expected_files(project, None)
+    expected = expected_files(project, (o for o in tracked_outs(project.root) if o.cache and o.md5))
     reports = []
     for rule in rules:
         seen: dict[str, PreservedFile] = {}

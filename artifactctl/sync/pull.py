@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from artifactctl.dvc.tracked import TrackedOut, cache_object, read_manifest, tracked_outs
+from artifactctl import scope
+from artifactctl.dvc.tracked import TrackedOut, cache_object, out_files, tracked_outs
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
 from artifactctl.fs.atomic import atomic_copy, fsync_dir
 from artifactctl.hashing import md5_file, walk_files
@@ -47,6 +48,7 @@ from artifactctl.hashing.state import HashState, state_file
 from artifactctl.journal import Journal
 from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.project import Project
+from artifactctl.scope import repo_path, select_outs
 from artifactctl.sync.checkout import write_from_cache
 from artifactctl.sync.preserve import is_preserved
 
@@ -111,53 +113,11 @@ class PullReport:
 def cached_outs(project: Project, targets: Iterable[str] | None) -> list[TrackedOut]:
     """Recorded, cached outputs, limited to ``targets`` (paths of outputs, inside or above)."""
     outs = [o for o in tracked_outs(project.root) if o.cache and o.md5]
-    wanted = [_target_rel(project, t) for t in targets or ()]
-    if not wanted:
-        return outs
-    chosen = []
-    for rel in wanted:
-        hits = [o for o in outs if _overlaps(o.path, rel)]
-        if not hits:
-            raise UsageError(f"{rel}: no DVC-tracked output there", hint="see `artifactctl status`")
-        chosen += [o for o in hits if o not in chosen]
-    return sorted(chosen, key=lambda o: o.path)
-
-
-def _target_rel(project: Project, given: str) -> str:
-    try:
-        return project.rel(Path(given))
-    except ValueError:
-        raise UsageError(f"{given}: outside the repository {project.root}") from None
-
-
-def _overlaps(out: str, rel: str) -> bool:
-    return rel in (".", out) or out.startswith(rel.rstrip("/") + "/") or rel.startswith(out + "/")
-
-
-def _inside(rel: str, targets: list[str]) -> bool:
-    return not targets or any(_overlaps(rel, t) or rel.startswith(t + "/") for t in targets)
-
-
-def expected_files(project: Project, outs: list[TrackedOut] | None) -> dict[str, str]:
-    """Repository-relative file -> recorded MD5 (directories expanded via the local cache)."""
-    outs = cached_outs(project, None) if outs is None else outs
-    found: dict[str, str] = {}
-    for _out, files in _expand(project, outs):
-        found.update(files or {})
-    return found
+    return select_outs(project, outs, targets, what="DVC-tracked output")
 
 
 def _expand(project: Project, outs: list[TrackedOut]) -> list[tuple[TrackedOut, dict | None]]:
-    expanded = []
-    for out in outs:
-        assert out.md5 is not None
-        if not out.is_dir:
-            expanded.append((out, {out.path: out.md5}))
-            continue
-        manifest = read_manifest(project.cache_dir, out.md5)
-        files = None if manifest is None else {f"{out.path}/{r}": m for r, m in manifest}
-        expanded.append((out, files))
-    return expanded
+    return [(out, out_files(project.cache_dir, out)) for out in outs]
 
 
 # --- pull ---------------------------------------------------------------------------------
@@ -182,8 +142,8 @@ def pull(
     rules = project.settings.preserve
     with project.lock():
         outs = cached_outs(project, targets)
-        wanted = [_target_rel(project, t) for t in targets or ()]
-        prefer = {_target_rel(project, p) for p in prefer_remote}
+        wanted = [repo_path(project, t) for t in targets or ()]
+        prefer = {repo_path(project, p) for p in prefer_remote}
         journal = _begin_journal(project, outs, rules, prefer)
         job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
         if chosen.is_local and not chosen.local_path(project.root).is_dir():
@@ -283,7 +243,7 @@ class _PullJob:
             if files is None:
                 raise self.not_fetched(f"{out.path}: its directory listing {out.md5}")
         all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
-        selected = {rel: md5 for rel, md5 in all_files.items() if _inside(rel, wanted)}
+        selected = {rel: md5 for rel, md5 in all_files.items() if scope.selected(rel, wanted)}
         unknown = prefer - set(selected)
         if unknown:
             raise UsageError(
@@ -302,7 +262,11 @@ class _PullJob:
             if out.is_dir and (project.root / out.path).is_dir():
                 for path in walk_files(project.root / out.path):
                     rel = project.rel(path)
-                    if rel not in (files or {}) and _inside(rel, wanted) and BACKUP_MARK not in rel:
+                    if (
+                        rel not in (files or {})
+                        and scope.selected(rel, wanted)
+                        and BACKUP_MARK not in rel
+                    ):
                         kept = "preserved" if is_preserved(rel, rules) else "extra"
                         results[rel] = FileResult(
                             rel, kept, detail="not in DVC's record; left as is"

@@ -26,6 +26,7 @@ from artifactctl.errors import UsageError
 from artifactctl.hashing.many import Hashed, hash_columns
 from artifactctl.hashing.state import HashState, state_file
 from artifactctl.project import Project
+from artifactctl.scope import artifacts_scope, inside, repo_path, selected
 from artifactctl.verify.extras import _extras
 from artifactctl.verify.plan import (
     _MANIFESTS,
@@ -36,9 +37,6 @@ from artifactctl.verify.plan import (
     _narrow,
     _plan_cache,
     _plan_out,
-    _scope,
-    _selected,
-    _under,
 )
 from artifactctl.verify.report import FileCheck, VerifyReport, _Passed, _sorted
 from artifactctl.verify.runs import _find_runs, _plan_run, _unfinished
@@ -89,19 +87,19 @@ def _verify(
     started = time.perf_counter()
     root = project.root
     jobs = jobs or project.settings.jobs
-    scopes = [_scope(project, p) for p in paths or []]
-    art_root = project.settings.artifacts_root.rstrip("/")
+    scopes = [repo_path(project, p) for p in paths or []]
+    art_root = artifacts_scope(project)
 
     # Everything under the artifacts root, or whatever the given paths name.
     every_out = tracked_outs(root)
     outs = [
         o
         for o in every_out
-        if o.md5 and (_selected(o.path, scopes) if scopes else _under(o.path, art_root))
+        if o.md5 and (selected(o.path, scopes) if scopes else inside(o.path, art_root))
     ]
     tracked_dirs = {str(root / o.path) for o in every_out if o.is_dir}
     runs = _find_runs(project, tracked_dirs) if tests else []
-    runs = [r for r in runs if _selected(r[0], scopes)]
+    runs = [r for r in runs if selected(r[0], scopes)]
     notes: list[str] = []
     unfinished = [r for r in runs if _unfinished(root / str(r[1]))]
     for run_dir, _, _ in unfinished:
@@ -183,7 +181,7 @@ def _verify(
     if any(c.state == "unreadable" and c.kind == "workspace" for c in checks):
         # a recorded file that is now a folder, say: its content is extra too
         extras = _extras(project, outs, runs, exact=True)
-    checks += [c for c in extras if _selected(c.path, scopes)]
+    checks += [c for c in extras if selected(c.path, scopes)]
     rules = project.settings.preserve
     changed = [c for c in checks if c.kind == "workspace" and c.state in ("corrupted", "extra")]
     if rules and changed:

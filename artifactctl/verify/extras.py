@@ -17,7 +17,8 @@ from artifactctl.hashing import walk_relpaths
 from artifactctl.hashing.state import RACY_NS, HashState
 from artifactctl.layout import KEEP_MARKER
 from artifactctl.project import Project
-from artifactctl.verify.plan import _read_manifest, _under
+from artifactctl.scope import inside
+from artifactctl.verify.plan import _read_manifest
 from artifactctl.verify.report import FileCheck
 from artifactctl.verify.runs import _manifest_files
 
@@ -68,7 +69,7 @@ def _extras(
             if rel in known or path == recorded or rel == KEEP_MARKER:
                 continue
             # a saved run inside a test run answers to its own manifest
-            if any(n != run_dir and _under(repo_rel, n) for n in nested):
+            if any(n != run_dir and inside(repo_rel, n) for n in nested):
                 continue
             found.append(_extra(path, repo_rel, kind, run_dir, manifest))
     return found

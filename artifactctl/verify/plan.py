@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from artifactctl.dvc.tracked import TrackedOut, cache_object, read_manifest_columns
-from artifactctl.errors import UsageError
 from artifactctl.hashing import dir_md5, walk_relpaths
 from artifactctl.hashing.many import hash_many
 from artifactctl.hashing.state import HashState
 from artifactctl.project import Project
+from artifactctl.scope import inside, selected
 from artifactctl.verify.report import FileCheck
 
 
@@ -102,10 +102,10 @@ def _narrow(groups: list[_Group], scopes: list[str]) -> list[_Group]:
     """Whole artifacts inside a scope as they are; of the others, the files in a scope."""
     narrowed = []
     for g in groups:
-        if _inside(g.artifact, scopes):
+        if any(inside(g.artifact, s) for s in scopes):
             narrowed.append(g)
             continue
-        keep = [i for i, rel in enumerate(g.rels) if _selected(rel, scopes)]
+        keep = [i for i, rel in enumerate(g.rels) if selected(rel, scopes)]
         if keep:
             narrowed.append(g.only(keep))
     return narrowed
@@ -139,32 +139,6 @@ def _read_manifest(cache_dir: Path, md5: str) -> tuple[list[str], list[str]] | N
 
 
 _MEMO: list[Path] = []  # where manifests are remembered (the project's state folder)
-
-
-# --- selection ---------------------------------------------------------------
-
-
-def _scope(project: Project, given: str) -> str:
-    path = Path(given)
-    try:
-        rel = project.rel(path)
-    except ValueError:
-        raise UsageError(f"{given}: outside the repository {project.root}") from None
-    return "" if rel == "." else rel.rstrip("/")
-
-
-def _under(path: str, top: str) -> bool:
-    return top == "" or path == top or path.startswith(top + "/")
-
-
-def _inside(path: str, scopes: list[str]) -> bool:
-    """The path is inside one of the scopes (so is everything under it)."""
-    return any(_under(path, s) for s in scopes)
-
-
-def _selected(path: str, scopes: list[str]) -> bool:
-    """No scopes: everything. Else the path is inside a scope, or a scope is inside it."""
-    return not scopes or any(_under(path, s) or _under(s, path) for s in scopes)
 
 
 # --- DVC outputs -------------------------------------------------------------
