@@ -30,9 +30,9 @@ NON_SETTING_ENV = frozenset(
         "ARTIFACTCTL_TEST_NAME",
         "ARTIFACTCTL_OVERRIDES",
         "ARTIFACTCTL_FORCE",
-        # crash-test hooks (artifactctl/testhooks.py)
-        "ARTIFACTCTL_TEST_PAUSE_AT",
-        "ARTIFACTCTL_TEST_PAUSE_SECONDS",
+        # the named steps of crash-safe operations (artifactctl.journal.step)
+        "ARTIFACTCTL_PAUSE_AT",
+        "ARTIFACTCTL_PAUSE_SECONDS",
     }
 )
 

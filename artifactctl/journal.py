@@ -8,6 +8,12 @@ operation's recovery function before doing anything else.
 
 Recovery functions are registered here by name ("module:function") so that
 finding a journal costs one ``listdir`` and imports nothing.
+
+Every crash-safe operation marks its named steps with ``Journal.step`` (or ``step``
+where no journal exists yet). A step is where a crash may happen: with
+``ARTIFACTCTL_PAUSE_AT=<step>`` the process says ``artifactctl: paused at <step>``
+on stderr and waits there (``ARTIFACTCTL_PAUSE_SECONDS``, default 60), so fault
+injection can SIGKILL it at exactly that step. docs/architecture.md lists the steps.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +48,17 @@ RECOVERY: dict[str, str] = {
 }
 
 INTENT = "intent.json"
+PAUSE_AT = "ARTIFACTCTL_PAUSE_AT"
+PAUSE_SECONDS = "ARTIFACTCTL_PAUSE_SECONDS"
+
+
+def step(name: str) -> None:
+    """A named step of a crash-safe operation (pauses there when ARTIFACTCTL_PAUSE_AT names it)."""
+    if os.environ.get(PAUSE_AT) != name:
+        return
+    sys.stderr.write(f"artifactctl: paused at {name}\n")
+    sys.stderr.flush()
+    time.sleep(float(os.environ.get(PAUSE_SECONDS, "60")))
 
 
 def journal_root(project: Repository) -> Path:
@@ -61,6 +80,10 @@ class Journal:
         journal = cls(path, op, data)
         journal.save()
         return journal
+
+    def step(self, name: str) -> None:
+        """A named step of this operation (see ``step``)."""
+        step(name)
 
     def save(self) -> None:
         """Durably record the intent (and any progress kept in ``data``)."""

@@ -32,8 +32,8 @@ def start_paused(repo: Path, step: str, *args: str, seconds: float = 120) -> sub
     """Run artifactctl until it reports it reached ``step`` (then it sleeps there)."""
     env = {
         **os.environ,
-        "ARTIFACTCTL_TEST_PAUSE_AT": step,
-        "ARTIFACTCTL_TEST_PAUSE_SECONDS": str(seconds),
+        "ARTIFACTCTL_PAUSE_AT": step,
+        "ARTIFACTCTL_PAUSE_SECONDS": str(seconds),
     }
     proc = subprocess.Popen(
         [str(BIN / "artifactctl"), *args],

@@ -26,9 +26,9 @@ from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_json, atomic_write_text, fsync_dir, read_json
 from artifactctl.hashing import dir_md5
 from artifactctl.journal import Journal
+from artifactctl.journal import step as journal_step
 from artifactctl.project import Project
 from artifactctl.registry.ledger import append_event, make_event
-from artifactctl.testhooks import checkpoint
 
 MANIFEST = "MANIFEST.md"
 RECORD = "archived.json"
@@ -122,7 +122,7 @@ def archive(project: Project, exp_id: str, reason: str) -> ArchiveResult:
         journal = Journal.begin(
             project, JOURNAL_OP, {"kind": "archive", "event": event, "record": record}
         )
-        checkpoint("archive-journal")
+        journal.step("archive-journal")
         apply_archive(project, journal.data)
         journal.finish()
     return ArchiveResult(
@@ -154,15 +154,15 @@ def apply_archive(project: Project, data: dict[str, Any]) -> None:
     if not (dest / RECORD).exists():
         atomic_write_json(dest / RECORD, record)
     _move(project.root / record["from"]["model"], dest / "model")
-    checkpoint("archive-moved-model")
+    journal_step("archive-moved-model")
     _move(project.root / record["from"]["experiment"], dest / "experiment")
-    checkpoint("archive-moved-experiment")
+    journal_step("archive-moved-experiment")
     remove_experiment(project.root / "params.yaml", exp_id)
-    checkpoint("archive-params")
+    journal_step("archive-params")
     remove_lock_stages(project.root / "dvc.lock", list(record["dvc_lock"]))
-    checkpoint("archive-lock")
+    journal_step("archive-lock")
     _manifest_row(project, "archived", record, event)
-    checkpoint("archive-manifest")
+    journal_step("archive-manifest")
     append_event(project, event)
 
 
@@ -193,7 +193,7 @@ def unarchive(project: Project, exp_id: str) -> ArchiveResult:
         journal = Journal.begin(
             project, JOURNAL_OP, {"kind": "unarchive", "event": event, "record": record}
         )
-        checkpoint("unarchive-journal")
+        journal.step("unarchive-journal")
         apply_unarchive(project, journal.data)
         journal.finish()
     return ArchiveResult(
@@ -214,17 +214,17 @@ def apply_unarchive(project: Project, data: dict[str, Any]) -> None:
     src = archive_root(project) / exp_id
     _move(src / "model", project.root / record["from"]["model"])
     _move(src / "experiment", project.root / record["from"]["experiment"])
-    checkpoint("unarchive-moved")
+    journal_step("unarchive-moved")
     body = record.get("params_yaml") or record.get("params")
     if body:
         add_experiment(project.root / "params.yaml", exp_id, body)
     restore_lock_stages(
         project.root / "dvc.lock", record.get("dvc_lock_yaml") or "", record.get("dvc_lock_after")
     )
-    checkpoint("unarchive-yaml")
+    journal_step("unarchive-yaml")
     _manifest_row(project, "unarchived", record, event)
     append_event(project, event)
-    checkpoint("unarchive-ledger")
+    journal_step("unarchive-ledger")
     if src.exists():
         shutil.rmtree(src)
 

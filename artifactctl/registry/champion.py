@@ -27,9 +27,9 @@ from artifactctl.dvc.tracked import cache_object
 from artifactctl.errors import IntegrityError
 from artifactctl.fs.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from artifactctl.hashing import md5_file, walk_files
+from artifactctl.journal import step as journal_step
 from artifactctl.project import Project
 from artifactctl.registry.ledger import Champion, RegistryState
-from artifactctl.testhooks import checkpoint
 
 CURRENT = "champion_current"
 PREVIOUS = "champion_previous"
@@ -73,7 +73,7 @@ def reconcile(project: Project, state: RegistryState) -> bool:
             continue
         if not matches(staging / slot, champ.files):
             _build(project, champ, staging / slot)
-            checkpoint(f"staged-{slot}")
+            journal_step(f"staged-{slot}")
     for slot, champ in wanted.items():
         target = prod / slot
         if champ is not None and matches(target, champ.files):
@@ -86,12 +86,12 @@ def reconcile(project: Project, state: RegistryState) -> bool:
             os.rename(target, old)
             fsync_dir(prod)
             changed = True
-            checkpoint(f"removed-{slot}")
+            journal_step(f"removed-{slot}")
         if champ is not None:
             os.rename(staging / slot, target)
             fsync_dir(prod)
             changed = True
-            checkpoint(f"swapped-{slot}")
+            journal_step(f"swapped-{slot}")
     if staging.exists():
         shutil.rmtree(staging)
     pointer = {

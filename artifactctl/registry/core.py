@@ -30,6 +30,7 @@ from artifactctl import layout
 from artifactctl.errors import CheckFailed, IntegrityError, UsageError
 from artifactctl.fs.atomic import atomic_write_json, read_json
 from artifactctl.journal import Journal
+from artifactctl.journal import step as journal_step
 from artifactctl.project import Project
 from artifactctl.registry.champion import (
     CURRENT,
@@ -55,7 +56,6 @@ from artifactctl.registry.ledger import (
     split_id,
     state_of,
 )
-from artifactctl.testhooks import checkpoint
 
 # The kinds artifactctl/pipeline/train.py MODEL_KINDS builds (a test keeps them equal);
 # kept here so that validating --model imports neither pandas nor sklearn.
@@ -329,7 +329,7 @@ def promote(
         if not promote_it:
             atomic_write_json(test_path, test)
             return outcome
-        checkpoint("promote-gates")  # gates passed; nothing written yet
+        journal_step("promote-gates")  # gates passed; nothing written yet
         files = folder_hashes(candidate.model_dir(project))
         event = make_event(
             "promote",
@@ -346,7 +346,7 @@ def promote(
         journal = Journal.begin(
             project, JOURNAL_OP, {"kind": "promote", "event": event, "test": [rel_test, test]}
         )
-        checkpoint("promote-journal")
+        journal.step("promote-journal")
         _apply(project, journal.data)
         journal.finish()
         return outcome
@@ -398,7 +398,7 @@ def rollback(project: Project, reason: str | None = None) -> RollbackResult:
             **{"from": state.current.id, "to": state.previous.id, "reason": reason},
         )
         journal = Journal.begin(project, JOURNAL_OP, {"kind": "rollback", "event": event})
-        checkpoint("rollback-journal")
+        journal.step("rollback-journal")
         _apply(project, journal.data)
         journal.finish()
         after = state_of(project)
@@ -422,7 +422,7 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
         rel, doc = data["test"]
         atomic_write_json(project.artifacts / rel, doc)
     append_event(project, data["event"])
-    checkpoint(f"{kind}-ledger")
+    journal_step(f"{kind}-ledger")
     reconcile(project, state_of(project))
 
 
