@@ -110,6 +110,19 @@ def _read_holder(fd: int) -> str:
     return ""
 
 
+def git_commit(root: Path) -> str | None:
+    """The commit checked out in ``root`` (None outside git or before the first commit)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
 def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` holding ``.dvc/`` inside a git work tree."""
     here = Path(os.path.abspath(start or Path.cwd()))

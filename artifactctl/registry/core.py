@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from artifactctl.errors import CheckFailed, IntegrityError, UsageError
 from artifactctl.fs.atomic import atomic_write_json, read_json
 from artifactctl.journal import Journal
 from artifactctl.journal import step as journal_step
-from artifactctl.project import Project
+from artifactctl.project import Project, git_commit
 from artifactctl.registry.champion import (
     CURRENT,
     PREVIOUS,
@@ -301,7 +300,7 @@ def promote(
             "forced": forced,
             "reason": reason,
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "git_commit": _git_commit(project.root),
+            "git_commit": git_commit(project.root),
         }
         test.pop("ci_level", None)
         if role == "champion" and state.current is not None:
@@ -357,16 +356,6 @@ def _gates_summary(result: Any) -> str:
     head = f"{result.metric} {result.baseline_value:.4g}->{result.candidate_value:.4g}"
     head += f" p={result.p_value:.3g}"
     return head + (" passed" if not failed else f" failed: {', '.join(failed)}")
-
-
-def _git_commit(root: Path) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 # ---------------------------------------------------------------------- rollback

@@ -29,7 +29,7 @@ from artifactctl.errors import CheckFailed, UsageError
 from artifactctl.fs.atomic import atomic_write_json
 from artifactctl.journal import Journal
 from artifactctl.overrides import apply_overrides
-from artifactctl.project import Project
+from artifactctl.project import Project, git_commit
 from artifactctl.runs import policy
 from artifactctl.runs.context import Context
 
@@ -251,7 +251,7 @@ def run_test(
         "name": name,
         "mode": "test",
         "created": policy.now_iso(),
-        "git_commit": _git_commit(project.root),
+        "git_commit": git_commit(project.root),
         "command": command or policy.command_line(),
         "params": params,
         "overrides": overrides,
@@ -388,16 +388,6 @@ def _file_manifest(base: Path) -> dict[str, dict[str, Any]]:
             continue
         files[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     return files
-
-
-def _git_commit(root: Path) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 class _ProductionGuard:
