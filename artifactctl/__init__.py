@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Settings": "artifactctl.config:Settings",
     "load_settings": "artifactctl.config:load_settings",
+    "Mode": "artifactctl.config:Mode",
     "find_repo": "artifactctl.project:find_repo",
     "Project": "artifactctl.project:Project",
     "ArtifactctlError": "artifactctl.errors:ArtifactctlError",

@@ -9,7 +9,7 @@ import os
 import re
 import time
 
-from artifactctl.config import MODES
+from artifactctl.config import MODES, Mode
 from artifactctl.errors import UsageError
 
 MAX_NAME = 100
@@ -75,10 +75,11 @@ def validate_name(name: str, what: str = "name") -> str:
     return name
 
 
-def validate_mode(mode: str) -> str:
+def validate_mode(mode: str) -> Mode:
+    """``mode`` as a Mode; UsageError (exit 2) naming the modes for anything else."""
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
+    return Mode(mode)
 
 
 def new_test_name() -> str:

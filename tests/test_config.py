@@ -142,3 +142,15 @@ def test_preserve_rules_are_relative_or_rejected(rules: list[str]) -> None:
     for rule in s.preserve:
         assert not rule.startswith("/")
         assert ".." not in Path(rule).parts
+
+
+def test_mode_is_a_str_enum_that_reads_as_its_value(tmp_path: Path) -> None:
+    import json
+
+    from artifactctl.config import MODES, Mode
+
+    write(tmp_path, '[tool.artifactctl]\ndefault_mode = "production"\n')
+    mode = load_settings(tmp_path, environ={}).default_mode
+    assert mode is Mode.PRODUCTION and mode == "production"
+    assert f"{mode}" == "production" and json.dumps({"mode": mode}) == '{"mode": "production"}'
+    assert MODES == ("test", "production")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from artifactctl.config import Mode
 from artifactctl.errors import UsageError
 from artifactctl.layout import (
     ENV_FORCE,
@@ -32,7 +33,7 @@ class Context:
     """Routing for pipeline code: ``ctx.path("models/candidates/v2-006/model.joblib")``."""
 
     project: Project
-    mode: str
+    mode: Mode
     test_name: str | None = None
     # -S overrides of a test run (dotted key -> value), applied by params().
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -42,7 +43,7 @@ class Context:
     @property
     def base(self) -> Path:
         """Where this context's artifacts go: the artifacts root or a test run folder."""
-        if self.mode == "production":
+        if self.mode == Mode.PRODUCTION:
             return self.project.artifacts
         assert self.test_name is not None
         return self.project.artifacts / TESTS / self.test_name
@@ -82,7 +83,7 @@ class Context:
 
 
 def context(
-    mode: str | None = None,
+    mode: Mode | str | None = None,
     test_name: str | None = None,
     start: Path | None = None,
     force: bool | None = None,
@@ -97,11 +98,10 @@ def context(
     """
     project = find_repo(start)
     if mode is None and os.environ.get("DVC_STAGE"):
-        mode = "production"  # DVC records the outputs: they must be the canonical ones
-    mode = mode or os.environ.get(ENV_MODE) or project.settings.default_mode
-    validate_mode(mode)
+        mode = Mode.PRODUCTION  # DVC records the outputs: they must be the canonical ones
+    mode = validate_mode(mode or os.environ.get(ENV_MODE) or project.settings.default_mode)
     overrides: dict[str, Any] = {}
-    if mode == "test":
+    if mode == Mode.TEST:
         test_name = validate_name(
             test_name or os.environ.get(ENV_TEST_NAME) or "default", "test name"
         )

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from artifactctl import layout
+from artifactctl.config import Mode
 from artifactctl.errors import CheckFailed
 from artifactctl.fs.atomic import fsync_dir
 from artifactctl.project import Project
@@ -76,15 +77,15 @@ def owner(project: Project, path: Path, experiments: Iterable[str] | None = None
 def decide(
     project: Project,
     path: Path,
-    mode: str,
+    mode: Mode | str,
     force: bool,
     experiments: Iterable[str] | None = None,
 ) -> Decision:
     """What the policy says about writing ``path`` (already routed) in ``mode``."""
-    layout.validate_mode(mode)
+    mode = layout.validate_mode(mode)
     exists = os.path.lexists(path)
     rel = project.rel(path)
-    if mode == "test":
+    if mode == Mode.TEST:
         return Decision(rel, exists, None, OVERWRITE if exists else WRITE)
     exp = owner(project, path, experiments)
     if not exists:

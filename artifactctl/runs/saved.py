@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from artifactctl import layout
+from artifactctl.config import Mode
 from artifactctl.errors import IntegrityError, UsageError
 from artifactctl.fs.atomic import atomic_write_bytes, fsync_dir
 from artifactctl.project import Project, find_repo
@@ -82,7 +83,7 @@ def save_run(
     metrics: dict[str, Any] | None = None,
     feature_metadata: Any = None,
     run_id: str | None = None,
-    mode: str | None = None,
+    mode: Mode | str | None = None,
     *,
     test_name: str | None = None,
     force: bool = False,
@@ -101,7 +102,7 @@ def save_run(
     final = ctx.path(f"{layout.RUNS}/{run_id}")
     if final.is_symlink():
         raise UsageError(f"{project.rel(final)} is a symlink; refusing to write through it")
-    if final.exists() and ctx.mode == "production" and not force:
+    if final.exists() and ctx.mode == Mode.PRODUCTION and not force:
         raise UsageError(
             f"run {run_id} already exists in production ({project.rel(final)})",
             hint="choose another run_id, or pass force=True to replace it",
@@ -127,8 +128,8 @@ def save_run(
         manifest = {
             "schema": layout.SAVED_RUN_SCHEMA,
             "run_id": run_id,
-            "mode": ctx.mode,
-            "test_name": ctx.test_name if ctx.mode == "test" else None,
+            "mode": ctx.mode.value,
+            "test_name": ctx.test_name if ctx.mode == Mode.TEST else None,
             "created": policy.now_iso(),
             "model_type": _model_type(model),
             "feature_count": _feature_count(model, feature_metadata),
@@ -143,7 +144,7 @@ def save_run(
     rel = project.rel(final)
     return {
         "run_id": run_id,
-        "mode": ctx.mode,
+        "mode": ctx.mode.value,
         "model_type": manifest["model_type"],
         "model_path": f"{rel}/{MODEL}",
         "preprocessing_path": f"{rel}/{PREPROCESSING}",
