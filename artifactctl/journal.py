@@ -44,7 +44,7 @@ RECOVERY: dict[str, str] = {
     "clean": "artifactctl.clean.retention:recover_clean",
     "pull": "artifactctl.sync.pull:recover_pull",
     # a production run killed after DVC began replacing registered artifacts
-    "production-run": "artifactctl.runs.runner:recover_production_run",
+    "production-run": "artifactctl.runs.production:recover_production_run",
 }
 
 INTENT = "intent.json"

@@ -13,10 +13,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from artifactctl.dvc.stages import expected_stages
 from artifactctl.dvc.tracked import (
     TrackedOut,
     cache_object,
-    expected_stages,
     read_manifest,
     tracked_outs,
 )

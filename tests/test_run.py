@@ -21,7 +21,7 @@ from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.overrides import apply_overrides, parse_override
 from artifactctl.project import find_repo
-from artifactctl.runs import policy, runner
+from artifactctl.runs import plan, policy
 from artifactctl.runs.context import context
 
 STAGE_PY = """
@@ -126,11 +126,12 @@ def test_reference_pipeline_stages_in_dag_order() -> None:
     from artifactctl.dvc.yamlio import load_yaml
 
     params = load_yaml(PROJECT / "params.yaml")
-    names = [s.name for s in runner.load_stages(PROJECT, params)]
+    project = find_repo(PROJECT)
+    names = [s.name for s in plan.stages_for_test_run(project, params, [])]
     assert names[:2] == ["generate", "reference"]
     for exp in ("v2-001", "v2-002", "v2-006"):
         assert names.index(f"train@{exp}") < names.index(f"evaluate@{exp}")
-    selected = runner.select(runner.load_stages(PROJECT, params), ["v2-006"])
+    selected = plan.stages_for_test_run(project, params, ["v2-006"])
     assert [s.name for s in selected] == [
         "generate",
         "reference",
@@ -139,7 +140,7 @@ def test_reference_pipeline_stages_in_dag_order() -> None:
     ]
     train = next(s for s in selected if s.name == "train@v2-006")
     assert train.cmd == "python -m artifactctl.pipeline.train v2-006"
-    assert train.outs == ("artifacts/models/candidates/v2-006",)
+    assert train.out_paths == ("artifacts/models/candidates/v2-006",)
 
 
 def test_overrides_parse_types_and_reject_unknown_keys() -> None:
@@ -283,6 +284,51 @@ def test_stage_that_writes_production_in_a_test_run_is_caught(tiny: Path) -> Non
     result = invoke(tiny, "run", "--name", "r")
     assert result.exit_code == 1
     assert "rogue" in result.stderr and "artifacts/data/base.txt" in result.stderr
+
+
+def test_library_test_run_reports_a_failed_stage_instead_of_raising(tiny: Path) -> None:
+    from artifactctl.runs.testrun import run_test
+
+    report = run_test(find_repo(tiny), name="lib", overrides={"experiments.e-1.fail": True})
+    assert (report.ok, report.exit_code, report.status) == (False, 1, "failed")
+    assert report.error == "stage 'fit@e-1' failed: exited with 3"
+    assert report.message is not None and "boom: asked to fail" in report.message
+    assert report.hint.startswith("full output:")
+    # the JSON document keeps its shape: the terminal's error text is not in it
+    assert list(report.to_dict()) == [
+        "mode",
+        "name",
+        "path",
+        "experiments",
+        "stages",
+        "overrides",
+        "replaced",
+        "refused",
+        "metric",
+        "status",
+        "error",
+    ]
+    assert report.to_dict()["mode"] == "test" and type(report.to_dict()["mode"]) is str
+
+
+def test_library_production_run_reports_a_refusal_instead_of_raising(tiny: Path) -> None:
+    from artifactctl.runs.production import run_production
+
+    changed_e1_value(tiny)
+    report = run_production(find_repo(tiny))
+    assert (report.ok, report.exit_code, report.status, report.error) == (
+        False,
+        1,
+        "refused",
+        None,
+    )
+    assert report.message is not None and "would replace 2 existing artifact(s)" in report.message
+    assert "--force" in report.hint
+    assert {r["path"] for r in report.refused} == {
+        "artifacts/models/candidates/e-1",
+        "artifacts/experiments/e-1/metrics.json",
+    }
+    assert report.stages == [] and report.replaced == []
 
 
 @pytest.mark.parametrize(
@@ -489,6 +535,53 @@ def test_sigkilled_forced_production_run_is_still_logged(tiny: Path) -> None:
     }
     assert all(r["note"] == "interrupted" and r["md5_after"] is None for r in records)
     assert all(r["md5_before"] for r in records)
+    again = artifactctl(tiny, "status")  # recovered once, not again
+    assert "interrupted" not in again.stderr
+    assert len(policy.read_records(find_repo(tiny))) == 2
+
+
+def changed_e1_value(root: Path) -> None:
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace("value: 1,", "value: 5,"))
+
+
+@pytest.mark.slow
+def test_production_run_killed_once_its_journal_is_durable_replaces_and_records_nothing(
+    tiny: Path,
+) -> None:
+    from test_registry_crash import kill_at
+
+    changed_e1_value(tiny)
+    before = production_state(tiny)
+    kill_at(tiny, "production-run-journal", "run", "--mode", "production", "--force")
+    assert production_state(tiny) == before  # DVC had not started
+    status = artifactctl(tiny, "status")
+    assert "interrupted; recorded 0 replaced artifact(s)" in " ".join(status.stderr.split())
+    assert policy.read_records(find_repo(tiny)) == []
+    assert not list((tiny / ".dvc/tmp/artifactctl/journal").iterdir())
+
+
+@pytest.mark.slow
+def test_production_run_killed_after_a_stage_replaced_its_outputs_records_them(
+    tiny: Path,
+) -> None:
+    from test_registry_crash import kill_at
+
+    changed_e1_value(tiny)
+    lock_before = (tiny / "dvc.lock").read_text()
+    kill_at(tiny, "production-run-stage-ran", "run", "--mode", "production", "--force")
+    assert (tiny / PRODUCTION_MODEL).read_text() == "seed=1\nvalue=5\n"
+    assert not (tiny / "artifacts" / layout.OVERWRITE_LOG).exists()
+    assert "interrupted" in artifactctl(tiny, "status").stderr
+    records = policy.read_records(find_repo(tiny))
+    assert {r["path"] for r in records} == {
+        "artifacts/models/candidates/e-1",
+        "artifacts/experiments/e-1/metrics.json",
+    }
+    for record in records:
+        assert record["note"] == "interrupted" and record["stage"] == "fit@e-1"
+        assert record["md5_before"] in lock_before
+        assert record["md5_after"] and record["md5_after"] != record["md5_before"]
     again = artifactctl(tiny, "status")  # recovered once, not again
     assert "interrupted" not in again.stderr
     assert len(policy.read_records(find_repo(tiny))) == 2

@@ -6,13 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from artifactctl.cli.app import JSON_HELP, command, open_project
+from artifactctl.cli.app import JSON_HELP, command, fail, open_project
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from artifactctl.cli.output import Output
-    from artifactctl.runs.runner import RunReport, StageResult
+    from artifactctl.project import Project
+    from artifactctl.runs.report import Progress, RunReport, StageResult
     from artifactctl.runs.saved import RunInfo
 
 
@@ -61,13 +64,15 @@ def run_command(
 
     from artifactctl import layout
     from artifactctl.cli.output import Output
+    from artifactctl.config import Mode
     from artifactctl.errors import UsageError
 
     out = Output(json_mode=as_json)
     project = open_project(out)
-    mode = mode or os.environ.get(layout.ENV_MODE) or project.settings.default_mode
-    layout.validate_mode(mode)
-    if mode == "production":
+    chosen = layout.validate_mode(
+        mode or os.environ.get(layout.ENV_MODE) or project.settings.default_mode
+    )
+    if chosen == Mode.PRODUCTION:
         if name:
             raise UsageError("--name is for test runs; production writes the canonical paths")
         if set_:
@@ -82,13 +87,37 @@ def run_command(
             out.warn("--force has no effect in test mode: test runs always overwrite")
     for item in exp or []:
         layout.validate_name(item, "experiment ID")
-    argv = ["run", "--mode", mode, *(["--name", name] if name else [])]
+    argv = ["run", "--mode", chosen.value, *(["--name", name] if name else [])]
     argv += _repeat("--exp", exp) + _repeat("-S", set_) + (["--force"] if force else [])
-    _execute(out, project, mode, name, exp or [], set_ or [], force, False, argv)
+    if chosen == Mode.PRODUCTION:
+        _production(out, project, exp or [], force, refresh=False, argv=argv)
+        return
+    from artifactctl.overrides import parse_overrides
+    from artifactctl.runs.testrun import run_test
+
+    overrides = parse_overrides(set_ or [])
+    _execute(
+        out,
+        lambda progress: run_test(
+            project,
+            name=name,
+            experiments=exp or [],
+            overrides=overrides,
+            command=_command_line(argv),
+            progress=progress,
+        ),
+    )
 
 
 def _repeat(flag: str, values: list[str] | None) -> list[str]:
     return [part for value in values or [] for part in (flag, value)]
+
+
+def _command_line(argv: list[str]) -> str:
+    """The command as the run records it (run.json, the overwrite log)."""
+    import shlex
+
+    return shlex.join(["artifactctl", *argv])
 
 
 @command(name="refresh")
@@ -108,54 +137,36 @@ def refresh_command(
     for item in exp or []:
         layout.validate_name(item, "experiment ID")
     argv = ["refresh", *_repeat("--exp", exp), *(["--force"] if force else [])]
-    _execute(out, project, "production", None, exp or [], [], force, True, argv)
+    _production(out, project, exp or [], force, refresh=True, argv=argv)
 
 
-def _execute(
-    out: Output,
-    project: Any,
-    mode: str,
-    name: str | None,
-    exps: list[str],
-    sets: list[str],
-    force: bool,
-    refresh: bool,
-    argv: list[str],
+def _production(
+    out: Output, project: Project, exps: list[str], force: bool, refresh: bool, argv: list[str]
 ) -> None:
-    import shlex
+    from artifactctl.runs.production import run_production
 
-    from artifactctl.errors import CheckFailed
-    from artifactctl.overrides import parse_overrides
-    from artifactctl.runs import runner
+    _execute(
+        out,
+        lambda progress: run_production(
+            project,
+            experiments=exps,
+            force=force,
+            refresh=refresh,
+            command=_command_line(argv),
+            progress=progress,
+        ),
+    )
 
-    command = shlex.join(["artifactctl", *argv])
 
+def _execute(out: Output, run: Callable[[Progress], RunReport]) -> None:
+    """Run with a progress display, render the report, exit with its code."""
     with _stage_progress(out) as progress:
-        try:
-            if mode == "test":
-                report = runner.run_test(
-                    project,
-                    name=name,
-                    experiments=exps,
-                    overrides=parse_overrides(sets),
-                    command=command,
-                    progress=progress,
-                )
-            else:
-                report = runner.run_production(
-                    project,
-                    experiments=exps,
-                    force=force,
-                    refresh=refresh,
-                    command=command,
-                    progress=progress,
-                )
-        except CheckFailed as exc:
-            partial = getattr(exc, "report", None)
-            if partial is not None and (partial.stages or partial.refused):
-                out.result(partial.to_dict(), lambda console: render(console, partial))
-            raise
-    out.result(report.to_dict(), lambda console: render(console, report))
+        report = run(progress)
+    # A failure before any stage ran has no table to show.
+    if report.ok or report.stages or report.refused:
+        out.result(report.to_dict(), lambda console: render(console, report))
+    if not report.ok:
+        fail(report.message or report.status, report.hint, report.exit_code, None)
 
 
 class _stage_progress:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from artifactctl.dvc.stages import declared_kinds
 from artifactctl.dvc.yamlio import load_yaml, parse_cache
 from artifactctl.errors import UsageError
 
@@ -152,7 +152,7 @@ def lock_outs(root: Path) -> list[TrackedOut]:
         return []
     if not isinstance(lock, dict) or not isinstance(lock.get("stages", {}), dict):
         raise UsageError("dvc.lock has an unexpected shape", hint="run `dvc repro` to rewrite it")
-    declared = _declared_kinds(root)
+    declared = declared_kinds(root)
     outs = []
     for stage, body in (lock.get("stages") or {}).items():
         for item in (body or {}).get("outs") or []:
@@ -232,87 +232,3 @@ def tracked_outs(root: Path) -> list[TrackedOut]:
         outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
     outs.update({o.path: o for o in from_lock})
     return sorted(outs.values(), key=lambda o: o.path)
-
-
-# --- dvc.yaml: which outputs are metrics or plots, and which stages never ran ---
-
-_TEMPLATE = re.compile(r"\$\{[^}]*\}")
-
-
-def _declared_kinds(root: Path) -> dict[str, tuple[str, bool]]:
-    """Resolved output path -> (declared_as, cache) from dvc.yaml."""
-    spec = load_dvc_yaml(root)
-    if not spec:
-        return {}
-    params = load_yaml(root / "params.yaml") or {}
-    resolved: dict[str, tuple[str, bool]] = {}
-    for name, stage in (spec.get("stages") or {}).items():
-        for key, item in _expand(name, stage, params):
-            for section, kind in (("outs", "out"), ("metrics", "metrics"), ("plots", "plots")):
-                for out in item.get(section) or []:
-                    path, opts = next(iter(out.items())) if isinstance(out, dict) else (out, {})
-                    cache = bool((opts or {}).get("cache", True))
-                    path = _substitute(str(path), key, item.get("_item"))
-                    resolved[path] = (kind, cache)
-    return resolved
-
-
-def load_dvc_yaml(root: Path) -> dict[str, Any] | None:
-    spec = load_yaml(root / "dvc.yaml")
-    if spec is None:
-        return None
-    if not isinstance(spec, dict) or not isinstance(spec.get("stages", {}), dict):
-        raise UsageError("dvc.yaml has no valid 'stages' mapping", hint="see `dvc repro -h`")
-    return spec
-
-
-def _expand(name: str, stage: Any, params: dict[str, Any]) -> list[tuple[str | None, dict]]:
-    """A stage, or its foreach instances as (key, body with '_item')."""
-    if not isinstance(stage, dict):
-        raise UsageError(f"dvc.yaml: stage {name!r} must be a mapping")
-    if "foreach" not in stage:
-        return [(None, stage)]
-    items = stage["foreach"]
-    if isinstance(items, str):
-        items = _lookup(params, items.strip()[2:-1]) if items.startswith("${") else None
-    body = stage.get("do") or {}
-    if isinstance(items, dict):
-        return [(str(k), {**body, "_item": v}) for k, v in items.items()]
-    if isinstance(items, list):
-        return [(str(v), {**body, "_item": v}) for v in items]
-    return []
-
-
-def expected_stages(root: Path) -> list[str]:
-    """Stage names dvc.yaml declares, foreach instances as ``name@key``."""
-    spec = load_dvc_yaml(root) or {}
-    params = load_yaml(root / "params.yaml") or {}
-    names = []
-    for name, stage in (spec.get("stages") or {}).items():
-        for key, _ in _expand(name, stage, params):
-            names.append(name if key is None else f"{name}@{key}")
-    return names
-
-
-def _lookup(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
-
-
-def _substitute(text: str, key: str | None, item: Any) -> str:
-    def repl(match: re.Match[str]) -> str:
-        expr = match.group(0)[2:-1].strip()
-        if expr == "key" and key is not None:
-            return key
-        if expr == "item" and item is not None and not isinstance(item, dict):
-            return str(item)
-        if expr.startswith("item.") and isinstance(item, dict):
-            value = _lookup(item, expr[5:])
-            if value is not None:
-                return str(value)
-        return match.group(0)
-
-    return _TEMPLATE.sub(repl, text)
