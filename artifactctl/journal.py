@@ -40,7 +40,7 @@ class Repository(Protocol):
 
 # op name -> "module:function(project, journal) -> str" (a message for the user)
 RECOVERY: dict[str, str] = {
-    "registry": "artifactctl.registry.core:recover",
+    "registry": "artifactctl.registry.journaled:recover",
     "clean": "artifactctl.clean.retention:recover_clean",
     "pull": "artifactctl.sync.pull:recover_pull",
     # a production run killed after DVC began replacing registered artifacts

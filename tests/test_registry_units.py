@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from artifactctl.dvc.edit import add_experiment, remove_experiment
 from artifactctl.errors import UsageError
-from artifactctl.registry.core import parse_sets
 from artifactctl.registry.ledger import make_event, replay, split_id
+from artifactctl.registry.new import parse_sets
 
 PARAMS = """\
 # top comment
