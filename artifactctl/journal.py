@@ -42,7 +42,7 @@ class Repository(Protocol):
 RECOVERY: dict[str, str] = {
     "registry": "artifactctl.registry.journaled:recover",
     "clean": "artifactctl.clean.retention:recover_clean",
-    "pull": "artifactctl.sync.pull:recover_pull",
+    "pull": "artifactctl.sync.pull_journal:recover_pull",
     # a production run killed after DVC began replacing registered artifacts
     "production-run": "artifactctl.runs.runner:recover_production_run",
 }
