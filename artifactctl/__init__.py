@@ -21,7 +21,7 @@ _LAZY = {
     "context": "artifactctl.runs.context:context",
     "Context": "artifactctl.runs.context:Context",
     "validate_name": "artifactctl.layout:validate_name",
-    "load_champion": "artifactctl.registry.core:load_champion",
+    "load_champion": "artifactctl.registry.queries:load_champion",
     "save_run": "artifactctl.runs.saved:save_run",
     "load_run": "artifactctl.runs.saved:load_run",
     "LoadedRun": "artifactctl.runs.saved:LoadedRun",

@@ -46,6 +46,16 @@ class UsageError(ArtifactctlError):
     exit_code = EXIT_USAGE
 
 
+class NotVerified(UsageError):
+    """The command refuses an input whose files fail verification against their record.
+
+    Bad input, not a failed check: the command did not run (``promote`` of an experiment
+    whose outputs no longer match dvc.lock). A failed check is ``IntegrityError``.
+    """
+
+    default_hint = "restore the files (`dvc checkout`) or rebuild them, then run it again"
+
+
 class SettingsError(UsageError):
     """[tool.artifactctl] or an ARTIFACTCTL_* variable is invalid."""
 

@@ -241,7 +241,7 @@ def test_new_allocates_ids_that_are_never_reused(pipeline_repo: Path) -> None:
 
 def test_model_kinds_match_the_training_stage() -> None:
     from artifactctl.pipeline.train import MODEL_KINDS
-    from artifactctl.registry.core import MODEL_KINDS as NAMES
+    from artifactctl.registry.new import MODEL_KINDS as NAMES
 
     assert tuple(MODEL_KINDS) == NAMES
 

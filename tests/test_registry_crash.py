@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from crashsupport import kill_at, start_paused
 from support import BIN, artifactctl, invoke, snapshot
 
 from artifactctl.project import find_repo
@@ -26,37 +27,6 @@ MODEL = {
     "v2-002": "artifacts/models/candidates/v2-002",
     "v2-006": "artifacts/models/candidates/v2-006",
 }
-
-
-def start_paused(repo: Path, step: str, *args: str, seconds: float = 120) -> subprocess.Popen:
-    """Run artifactctl until it reports it reached ``step`` (then it sleeps there)."""
-    env = {
-        **os.environ,
-        "ARTIFACTCTL_PAUSE_AT": step,
-        "ARTIFACTCTL_PAUSE_SECONDS": str(seconds),
-    }
-    proc = subprocess.Popen(
-        [str(BIN / "artifactctl"), *args],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    seen = []
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        seen.append(line)
-        if f"paused at {step}" in line:
-            return proc
-    proc.wait()
-    raise AssertionError(f"never reached step {step!r} (exit {proc.returncode}): {''.join(seen)}")
-
-
-def kill_at(repo: Path, step: str, *args: str) -> None:
-    proc = start_paused(repo, step, *args)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
 
 
 def champions(repo: Path) -> tuple[str | None, str | None]:

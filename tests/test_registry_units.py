@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from artifactctl.dvc.edit import add_experiment, remove_experiment
-from artifactctl.errors import UsageError
-from artifactctl.registry.core import parse_sets
+from artifactctl.errors import CheckFailed, NotVerified, UsageError
 from artifactctl.registry.ledger import make_event, replay, split_id
+from artifactctl.registry.new import parse_sets
 
 PARAMS = """\
 # top comment
@@ -71,6 +71,12 @@ def test_set_values_are_parsed_as_yaml_scalars(key: str, value: object) -> None:
 def test_bad_set_items_are_usage_errors(bad: str) -> None:
     with pytest.raises(UsageError):
         parse_sets([bad])
+
+
+def test_an_experiment_failing_verification_is_refused_as_bad_input() -> None:
+    # promote refuses it before any gate runs: exit 2, like every other refusal
+    assert issubclass(NotVerified, UsageError) and not issubclass(NotVerified, CheckFailed)
+    assert NotVerified("x").exit_code == 2
 
 
 @given(prefix=st.sampled_from(["v2-", "exp", "m_"]), number=st.integers(0, 10**6))

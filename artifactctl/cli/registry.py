@@ -11,7 +11,8 @@ from artifactctl.cli.app import JSON_HELP, command, open_project
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from artifactctl.registry.core import ExperimentDetail, ExperimentInfo, PromoteResult
+    from artifactctl.registry.promote import PromoteResult
+    from artifactctl.registry.queries import ExperimentDetail, ExperimentInfo
 
 KEY_METRICS = ("rmse", "mae", "r2")
 
@@ -38,7 +39,7 @@ def new_command(
 ) -> None:
     """Allocate the next experiment ID and add it to params.yaml (then `dvc repro` builds it)."""
     from artifactctl.cli.output import Output
-    from artifactctl.registry.core import new_experiment
+    from artifactctl.registry.new import new_experiment
 
     out = Output(json_mode=as_json)
     project = open_project(out)
@@ -62,7 +63,7 @@ def list_command(
     from dataclasses import asdict
 
     from artifactctl.cli.output import Output
-    from artifactctl.registry.core import list_experiments
+    from artifactctl.registry.queries import list_experiments
 
     out = Output(json_mode=as_json)
     project = open_project(out)
@@ -104,7 +105,7 @@ def show_command(
 ) -> None:
     """An experiment's params, metrics, files with hash state, promotion tests and events."""
     from artifactctl.cli.output import Output
-    from artifactctl.registry.core import show_experiment
+    from artifactctl.registry.queries import show_experiment
 
     out = Output(json_mode=as_json)
     project = open_project(out)
@@ -169,7 +170,7 @@ def promote_command(
     Exit 0 promoted (or --dry-run passed), 1 a gate failed, 2 refused.
     """
     from artifactctl.cli.output import Output
-    from artifactctl.registry.core import promote
+    from artifactctl.registry.promote import promote
 
     out = Output(json_mode=as_json)
     project = open_project(out)
@@ -219,7 +220,7 @@ def rollback_command(
 ) -> None:
     """Make the previous champion current again (each rollback walks one step back)."""
     from artifactctl.cli.output import Output
-    from artifactctl.registry.core import rollback
+    from artifactctl.registry.promote import rollback
 
     out = Output(json_mode=as_json)
     project = open_project(out)
@@ -274,7 +275,7 @@ def where_command(
 ) -> None:
     """Print one path: the champion copy, the previous champion copy, or an ID's model folder."""
     project = open_project()
-    from artifactctl.registry.core import where
+    from artifactctl.registry.queries import where
 
     typer.echo(str(where(project, what)))
 
@@ -283,7 +284,7 @@ def where_command(
 def history_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """The ledger: every ID allocation, promotion, rollback, forced action and archive."""
     from artifactctl.cli.output import Output
-    from artifactctl.registry.core import history
+    from artifactctl.registry.queries import history
 
     out = Output(json_mode=as_json)
     project = open_project(out)

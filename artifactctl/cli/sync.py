@@ -11,7 +11,8 @@ from artifactctl.cli.app import JSON_HELP, command, open_project
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from artifactctl.sync.pull import PullReport, PushReport
+    from artifactctl.sync.pull import PullReport
+    from artifactctl.sync.push import PushReport
 
 
 def _progress(out: Any):  # type: ignore[no-untyped-def]
@@ -110,7 +111,7 @@ def push_command(
 ) -> None:
     """Upload what DVC recorded; local edits of preserved files are not committed or pushed."""
     from artifactctl.cli.output import Output
-    from artifactctl.sync.pull import push
+    from artifactctl.sync.push import push
 
     out = Output(json_mode=as_json)
     project = open_project(out)

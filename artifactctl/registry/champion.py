@@ -25,10 +25,11 @@ from pathlib import Path
 from artifactctl import layout
 from artifactctl.dvc.tracked import cache_object
 from artifactctl.errors import IntegrityError
-from artifactctl.fs.atomic import atomic_write_json, atomic_write_text, fsync_dir
-from artifactctl.hashing import md5_file, walk_files
+from artifactctl.fs.atomic import atomic_write_json, fsync_dir, read_json
+from artifactctl.hashing import md5_file
 from artifactctl.journal import step as journal_step
 from artifactctl.project import Project
+from artifactctl.registry.folders import ensure_ignored, matches
 from artifactctl.registry.ledger import Champion, RegistryState
 
 CURRENT = "champion_current"
@@ -46,25 +47,11 @@ def slot_dir(project: Project, slot: str) -> Path:
     return production_dir(project) / slot
 
 
-def folder_hashes(folder: Path) -> dict[str, str]:
-    """{relpath: md5} of every file under ``folder`` (empty if it does not exist)."""
-    return {p.relative_to(folder).as_posix(): md5_file(p) for p in walk_files(folder)}
-
-
-def matches(folder: Path, files: dict[str, str]) -> bool:
-    if not folder.is_dir():
-        return False
-    present = {p.relative_to(folder).as_posix(): p for p in walk_files(folder)}
-    if set(present) != set(files):
-        return False
-    return all(md5_file(present[rel]) == md5 for rel, md5 in files.items())
-
-
 def reconcile(project: Project, state: RegistryState) -> bool:
     """Make the champion copies and the pointer match ``state``; True if anything changed."""
     prod = production_dir(project)
     prod.mkdir(parents=True, exist_ok=True)
-    _ensure_gitignore(prod)
+    ensure_ignored(prod, GITIGNORE)
     staging = prod / STAGING
     wanted = {CURRENT: state.current, PREVIOUS: state.previous}
     changed = False
@@ -101,8 +88,6 @@ def reconcile(project: Project, state: RegistryState) -> bool:
     }
     path = prod / POINTER
     try:
-        from artifactctl.fs.atomic import read_json
-
         same = read_json(path) == pointer
     except (OSError, ValueError):
         same = False
@@ -166,15 +151,3 @@ def _find(project: Project, sources: list[Path], rel: str, md5: str) -> Path | N
     if obj.is_file() and md5_file(obj) == md5:
         return obj
     return None
-
-
-def _ensure_gitignore(prod: Path) -> None:
-    path = prod / ".gitignore"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    missing = [line for line in GITIGNORE.splitlines() if line not in text.splitlines()]
-    if missing:
-        sep = "" if not text or text.endswith("\n") else "\n"
-        atomic_write_text(path, text + sep + "\n".join(missing) + "\n")

@@ -245,31 +245,7 @@ def evaluate_gates(
         gates.append(
             Gate("min_improvement_relative", relative, settings.min_improvement_relative, ">=", ok)
         )
-    metrics = candidate_metrics or {}
-    for name, bound in sorted(settings.min_metrics.items()):
-        value = _number(metrics.get(name))
-        gates.append(
-            Gate(
-                f"min {name}",
-                value,
-                bound,
-                ">=",
-                value is not None and value >= bound,
-                "" if value is not None else "not in the candidate's metrics.json",
-            )
-        )
-    for name, bound in sorted(settings.max_metrics.items()):
-        value = _number(metrics.get(name))
-        gates.append(
-            Gate(
-                f"max {name}",
-                value,
-                bound,
-                "<=",
-                value is not None and value <= bound,
-                "" if value is not None else "not in the candidate's metrics.json",
-            )
-        )
+    gates += _metric_bounds(settings, candidate_metrics or {})
     return GateResult(
         metric=settings.metric,
         direction=settings.direction,
@@ -286,6 +262,21 @@ def evaluate_gates(
         n_rows=len(actual),
         gates=gates,
     )
+
+
+def _metric_bounds(settings: Promotion, metrics: dict[str, Any]) -> list[Gate]:
+    """One gate per ``min_metrics`` / ``max_metrics`` bound on the candidate's metrics.json."""
+    gates = []
+    for kind, bounds, op in (
+        ("min", settings.min_metrics, ">="),
+        ("max", settings.max_metrics, "<="),
+    ):
+        for name, bound in sorted(bounds.items()):
+            value = _number(metrics.get(name))
+            ok = value is not None and (value >= bound if op == ">=" else value <= bound)
+            detail = "" if value is not None else "not in the candidate's metrics.json"
+            gates.append(Gate(f"{kind} {name}", value, bound, op, ok, detail))
+    return gates
 
 
 def _number(value: Any) -> float | None:

@@ -148,6 +148,12 @@ def split_id(exp_id: str) -> tuple[str, int] | None:
     return exp_id[:-digits], int(exp_id[-digits:])
 
 
+def id_order(exp_id: str) -> tuple[str, int, str]:
+    """A sort key: by prefix, then number ("v2-010" after "v2-009"), then the ID itself."""
+    parts = split_id(exp_id)
+    return (parts[0], parts[1], exp_id) if parts else (exp_id, -1, exp_id)
+
+
 def _note_id(state: RegistryState, exp_id: str) -> None:
     parts = split_id(exp_id)
     if parts:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artifactctl.dvc.tracked import cache_object
+from artifactctl.journal import step
 
 CHUNK = 256 << 10  # reads and writes of 256 KiB
 SMALL = 256 << 10  # files below this are copied by batches of them per task
@@ -106,6 +107,12 @@ class _Copier:
         self.verify = verify
         self.on_bytes = on_bytes
         self.tag = os.getpid()
+        self._started = threading.Lock()  # taken, never released, at the first partial copy
+
+    def _partly_written(self) -> None:
+        """The crash step ``pull-writing``: a temporary copy is partly written (once a pull)."""
+        if self._started.acquire(blocking=False):
+            step("pull-writing")
 
     def copy(self, index: int, rel: str, md5: str) -> Written:
         src = cache_object(self.cache_dir, md5)
@@ -143,6 +150,7 @@ class _Copier:
         try:
             fout = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
             try:
+                first = True
                 while n := os.readv(fin, [buffer]):
                     view = buffer[:n]
                     digest.update(view)
@@ -150,6 +158,9 @@ class _Copier:
                         view = view[os.write(fout, view) :]
                     if self.on_bytes:
                         self.on_bytes(n)
+                    if first and n == len(buffer):  # a whole chunk: the file may go on
+                        self._partly_written()
+                    first = False
             finally:
                 os.close(fout)
         finally:

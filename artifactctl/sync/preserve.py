@@ -140,35 +140,25 @@ class PreserveListing:
 
 def list_rules(project: Project) -> PreserveListing:
     """Each rule, the files it covers, and whether each differs from what DVC recorded."""
-    from artifactctl.dvc.tracked import tracked_outs
     from artifactctl.scope import expected_files
+    from artifactctl.sync.outputs import cached_outs, local_md5s
 
     rules = project.settings.preserve
-    expected = expected_files(project, (o for o in tracked_outs(project.root) if o.cache and o.md5))
+    expected = expected_files(project, cached_outs(project, None))
+    covered = {rel: md5 for rel, md5 in expected.items() if is_preserved(rel, rules)}
+    local = local_md5s(project, covered)
     reports = []
     for rule in rules:
         seen: dict[str, PreservedFile] = {}
-        for rel, md5 in expected.items():
+        for rel, md5 in covered.items():
             if matches(rel, rule):
-                seen[rel] = PreservedFile(rel, _state(project, rel, md5), "dvc")
+                state = "missing" if rel not in local else "ok" if local[rel] == md5 else "modified"
+                seen[rel] = PreservedFile(rel, state, "dvc")
         for rel in _local_matches(project, rule):
             if rel not in seen:
                 seen[rel] = PreservedFile(rel, "untracked", "git/other")
         reports.append(RuleReport(rule, sorted(seen.values(), key=lambda f: f.path)))
     return PreserveListing(reports)
-
-
-def _state(project: Project, rel: str, md5: str) -> str:
-    from artifactctl.hashing.many import hash_many
-    from artifactctl.hashing.state import HashState, state_file
-
-    path = project.root / rel
-    if not path.is_file():
-        return "missing"
-    state = HashState(state_file(project))
-    (got,) = hash_many([(path, rel)], state=state)
-    state.save()
-    return "ok" if got.md5 == md5 else "modified"
 
 
 def _local_matches(project: Project, rule: str) -> list[str]:

@@ -12,7 +12,7 @@ pull, in order:
    ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
    listed (``--force``: backed up, then replaced). Nothing is discarded
    without a backup.
-4. Write, file by file (artifactctl/checkout.py): each file to write is copied
+4. Write, file by file (artifactctl/sync/checkout.py): each file to write is copied
    from its cache object to a temporary name, hashed on the way, and renamed
    over the workspace path only if the bytes written have the recorded MD5. So
    the copy is the verification (no second read), a corrupted cache object
@@ -22,8 +22,14 @@ pull, in order:
    the journal.
 
 If the process dies anywhere, the next artifactctl command runs
-``recover_pull``: it restores every preserved file from the journal copy
-unless it is already byte-identical, and says so.
+``recover_pull`` (artifactctl/sync/pull_journal.py): it restores every preserved
+file from the journal copy unless it is already byte-identical, and says so.
+
+The named crash steps, in order: ``pull-copying`` (journal begun, preserved files
+not copied yet), ``pull-journal`` (copies durable), ``pull-fetched`` (DVC fetched
+into the cache), ``pull-backups`` (planned, backups made; the workspace is written
+next), ``pull-writing`` (the first temporary copy is partly written) and
+``pull-written`` (the workspace is written; the preserved files are checked next).
 """
 
 from __future__ import annotations
@@ -31,39 +37,28 @@ from __future__ import annotations
 import calendar
 import contextlib
 import os
-import shutil
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from artifactctl import scope
-from artifactctl.dvc.tracked import TrackedOut, cache_object, out_files, tracked_outs
+from artifactctl.dvc.tracked import TrackedOut, cache_object
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
-from artifactctl.fs.atomic import atomic_copy, fsync_dir
-from artifactctl.hashing import md5_file, walk_files
-from artifactctl.hashing.many import hash_many
-from artifactctl.hashing.state import HashState, state_file
-from artifactctl.journal import Journal
+from artifactctl.fs.atomic import atomic_copy
+from artifactctl.hashing import walk_files
+from artifactctl.journal import step
 from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.project import Project
-from artifactctl.scope import repo_path, select_outs
+from artifactctl.scope import repo_path
 from artifactctl.sync.checkout import write_from_cache
+from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
+from artifactctl.sync.progress import ProgressFactory, disk_io, no_progress
+from artifactctl.sync.pull_journal import begin_journal, restore_preserved
 
 PULL_SCHEMA = "artifactctl.pull/1"
-PUSH_SCHEMA = "artifactctl.push/1"
 PULL_STATES = ("pulled", "unchanged", "preserved", "backed_up", "modified", "extra", "failed")
-
-Advance = Callable[[float], None]
-# progress(description, total_bytes) -> context manager yielding advance(n)
-ProgressFactory = Callable[[str, float | None], contextlib.AbstractContextManager[Advance]]
-
-
-@contextlib.contextmanager
-def _no_progress(description: str, total: float | None) -> Iterator[Advance]:
-    yield lambda n: None
 
 
 @dataclass
@@ -107,22 +102,6 @@ class PullReport:
         }
 
 
-# --- what DVC recorded, expanded to files -------------------------------------------------
-
-
-def cached_outs(project: Project, targets: Iterable[str] | None) -> list[TrackedOut]:
-    """Recorded, cached outputs, limited to ``targets`` (paths of outputs, inside or above)."""
-    outs = [o for o in tracked_outs(project.root) if o.cache and o.md5]
-    return select_outs(project, outs, targets, what="DVC-tracked output")
-
-
-def _expand(project: Project, outs: list[TrackedOut]) -> list[tuple[TrackedOut, dict | None]]:
-    return [(out, out_files(project.cache_dir, out)) for out in outs]
-
-
-# --- pull ---------------------------------------------------------------------------------
-
-
 def pull(
     project: Project,
     targets: list[str] | None = None,
@@ -136,7 +115,7 @@ def pull(
 ) -> PullReport:
     from artifactctl.dvc.config import get_remote
 
-    progress = progress or _no_progress
+    progress = progress or no_progress
     chosen = get_remote(project.root, remote)
     remote_name = chosen.name
     rules = project.settings.preserve
@@ -144,17 +123,17 @@ def pull(
         outs = cached_outs(project, targets)
         wanted = [repo_path(project, t) for t in targets or ()]
         prefer = {repo_path(project, p) for p in prefer_remote}
-        journal = _begin_journal(project, outs, rules, prefer)
+        journal = begin_journal(project, outs, rules, prefer)
         job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
         if chosen.is_local and not chosen.local_path(project.root).is_dir():
             job.missing_folder = chosen.local_path(project.root)
         try:
             report = job.run(progress, journal.path / "scratch")
         except BaseException:
-            _restore_preserved(project, journal)
+            restore_preserved(project, journal)
             journal.finish()
             raise
-        report.restored = _restore_preserved(project, journal)
+        report.restored = restore_preserved(project, journal)
         journal.finish()
         return report
 
@@ -196,14 +175,16 @@ class _PullJob:
         with dvcrepo.session(project.root) as repo:
             with (
                 progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
-                _disk_io("wchar", advance),
+                disk_io("wchar", advance),
             ):
                 fetched = dvcrepo.fetch(
                     project.root, fetch_targets, remote_name, self.jobs, repo=repo
                 )
+            step("pull-fetched")
             selected, results = self.plan()
             to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
             _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+            step("pull-backups")
             items = [(r.path, selected[r.path]) for r in to_write]
             sizes = [_size(project, md5) for _, md5 in items]
             total = sum(sizes)
@@ -231,6 +212,7 @@ class _PullJob:
                     results[w.rel].detail = w.error
             good = [(w.rel, selected[w.rel]) for w in written if w.error is None]
             dvcrepo.record_hashes(repo, project.root, good)
+            step("pull-written")
         files = sorted(results.values(), key=lambda r: r.path)
         return PullReport(remote_name, fetched, files, verified=verify)
 
@@ -238,7 +220,7 @@ class _PullJob:
         """Recorded file -> md5 for the selection, and what the pull does with each file."""
         project, wanted, prefer = self.project, self.wanted, self.prefer
         rules = project.settings.preserve
-        expanded = _expand(project, self.outs)
+        expanded = expand_outs(project, self.outs)
         for out, files in expanded:
             if files is None:
                 raise self.not_fetched(f"{out.path}: its directory listing {out.md5}")
@@ -250,10 +232,7 @@ class _PullJob:
                 f"--prefer-remote {sorted(unknown)[0]}: not a file DVC tracks (in the targets)",
                 hint="name a tracked file, e.g. one listed by `artifactctl preserve list`",
             )
-        present = [(project.root / rel, rel) for rel in selected if (project.root / rel).is_file()]
-        state = HashState(state_file(project))
-        local = {h.key: h.md5 for h in hash_many(present, state=state, jobs=self.jobs)}
-        state.save()
+        local = local_md5s(project, selected, self.jobs)
 
         results: dict[str, FileResult] = {}
         for rel, md5 in selected.items():
@@ -327,44 +306,6 @@ def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
     return float(total) or None
 
 
-@contextlib.contextmanager
-def _disk_io(counter: str, advance: Advance) -> Iterator[None]:
-    """Report this process's bytes read or written (``rchar``/``wchar``) while in the block.
-
-    Downloads land in the cache and uploads read it, so this follows a transfer
-    without hooking into DVC's internals (Linux; elsewhere no progress).
-    """
-    io = Path("/proc/self/io")
-
-    def current() -> int | None:
-        with contextlib.suppress(OSError, ValueError, StopIteration):
-            lines = io.read_text().splitlines()
-            return int(next(x for x in lines if x.startswith(counter + ":")).split()[1])
-        return None
-
-    start = current()
-    if start is None:
-        yield
-        return
-    stop = threading.Event()
-
-    def watch() -> None:
-        last = start
-        while not stop.wait(0.25):
-            now = current()
-            if now is not None and now > last:
-                advance(now - last)
-                last = now
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _make_backups(project: Project, results: list[FileResult]) -> None:
     stamp = time.gmtime()
     for result in results:
@@ -382,158 +323,3 @@ def _backup_path(path: Path, stamp: time.struct_time) -> Path:
         if not candidate.exists():
             return candidate
         seconds += 1
-
-
-# --- the journal ------------------------------------------------------------------------
-
-
-def _begin_journal(
-    project: Project, outs: list[TrackedOut], rules: list[str], prefer: set[str]
-) -> Journal:
-    """Copy every preserved local file DVC could write into a new journal, durably."""
-    protect = [rel for rel in _preserved_local(project, outs, rules) if rel not in prefer]
-    journal = Journal.begin(project, "pull", {"phase": "copying", "files": {}, "pid": os.getpid()})
-    files = {}
-    for rel in protect:
-        copy = journal.path / "files" / rel
-        atomic_copy(project.root / rel, copy)
-        files[rel] = md5_file(copy)
-    fsync_dir(journal.path)
-    journal.data = {"phase": "pulling", "files": files, "pid": os.getpid()}
-    journal.save()
-    return journal
-
-
-def _preserved_local(project: Project, outs: list[TrackedOut], rules: list[str]) -> list[str]:
-    if not rules:
-        return []
-    found = []
-    for out in outs:
-        path = project.root / out.path
-        if not out.is_dir:
-            if path.is_file() and is_preserved(out.path, rules):
-                found.append(out.path)
-        elif path.is_dir() and _may_hold_preserved(out.path, rules):
-            found += [r for r in map(project.rel, walk_files(path)) if is_preserved(r, rules)]
-    return sorted(set(found))
-
-
-def _may_hold_preserved(out: str, rules: list[str]) -> bool:
-    return any(
-        any(ch in rule for ch in "*?[")
-        or rule.startswith(out + "/")
-        or out == rule
-        or out.startswith(rule.rstrip("/") + "/")
-        for rule in rules
-    )
-
-
-def _restore_preserved(project: Project, journal: Journal) -> list[str]:
-    """Put back every journaled preserved file whose bytes changed; returns their paths."""
-    if journal.data.get("phase") != "pulling":
-        return []  # still copying: the workspace was not touched yet
-    restored = []
-    for rel, md5 in sorted(dict(journal.data.get("files") or {}).items()):
-        path = project.root / rel
-        with contextlib.suppress(OSError):
-            if path.is_file() and md5_file(path) == md5:
-                continue
-        copy = journal.path / "files" / rel
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        atomic_copy(copy, path)
-        restored.append(rel)
-    return restored
-
-
-def recover_pull(project: Project, journal: Journal) -> str:
-    """Called by the next command after a pull died: put the preserved files back.
-
-    ``Project.lock()`` calls it with the repository lock held, so the pull that
-    wrote the journal is dead.
-    """
-    files = dict(journal.data.get("files") or {})
-    restored = _restore_preserved(project, journal)
-    journal.finish()
-    if journal.data.get("phase") != "pulling":
-        return "a pull was interrupted before it touched the workspace; nothing to restore"
-    if restored:
-        return (
-            f"a pull was interrupted; restored {len(restored)} preserved file(s) from its "
-            f"journal: {', '.join(restored)}"
-        )
-    names = ", ".join(sorted(files)) or "none"
-    return (
-        f"a pull was interrupted; its {len(files)} preserved file(s) are byte-identical "
-        f"to the journal copies: {names}"
-    )
-
-
-# --- push ---------------------------------------------------------------------------------
-
-
-@dataclass
-class PushReport:
-    remote: str
-    pushed: int
-    objects: int
-    outputs: int
-    held_back: list[str]  # preserved files whose local content differs from DVC's record
-    missing_from_cache: list[str]
-
-    def to_dict(self) -> dict:
-        return {
-            "schema": PUSH_SCHEMA,
-            "remote": self.remote,
-            "pushed": self.pushed,
-            "objects": self.objects,
-            "already_on_remote": max(0, self.objects - self.pushed),
-            "outputs": self.outputs,
-            "preserved_not_pushed": self.held_back,
-            "missing_from_cache": self.missing_from_cache,
-        }
-
-
-def push(
-    project: Project,
-    targets: list[str] | None = None,
-    *,
-    remote: str | None = None,
-    jobs: int = 0,
-    progress: ProgressFactory | None = None,
-) -> PushReport:
-    """Upload what DVC recorded. Local edits (preserved or not) are never committed here."""
-    from artifactctl.dvc import repo as dvcrepo
-    from artifactctl.dvc.config import get_remote
-
-    progress = progress or _no_progress
-    chosen = get_remote(project.root, remote)
-    remote_name = chosen.name
-    rules = project.settings.preserve
-    with project.lock():
-        outs = cached_outs(project, targets)
-        expanded = _expand(project, outs)
-        files = {rel: md5 for _, f in expanded for rel, md5 in (f or {}).items()}
-        objects = {o.md5 for o in outs if o.md5} | set(files.values())
-        cache = project.cache_dir
-        missing = sorted(rel for rel, md5 in files.items() if not cache_object(cache, md5).exists())
-        missing += [o.path for o, f in expanded if f is None]
-        held = _preserved_differing(project, files, rules)
-        total = float(sum(o.size or 0 for o in outs)) or None
-        push_targets = [o.path for o in outs] if targets else None
-        with (
-            progress(f"pushing to '{remote_name}'", total) as advance,
-            _disk_io("rchar", advance),
-        ):
-            pushed = dvcrepo.push(project.root, push_targets, remote_name, jobs)
-    return PushReport(remote_name, pushed, len(objects), len(outs), held, sorted(missing))
-
-
-def _preserved_differing(project: Project, files: dict[str, str], rules: list[str]) -> list[str]:
-    chosen = [rel for rel in files if is_preserved(rel, rules) and (project.root / rel).is_file()]
-    if not chosen:
-        return []
-    state = HashState(state_file(project))
-    hashed = hash_many([(project.root / rel, rel) for rel in chosen], state=state)
-    state.save()
-    return sorted(h.key for h in hashed if h.md5 != files[h.key])
