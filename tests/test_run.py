@@ -549,7 +549,7 @@ def changed_e1_value(root: Path) -> None:
 def test_production_run_killed_once_its_journal_is_durable_replaces_and_records_nothing(
     tiny: Path,
 ) -> None:
-    from test_registry_crash import kill_at
+    from crashsupport import kill_at
 
     changed_e1_value(tiny)
     before = production_state(tiny)
@@ -565,7 +565,7 @@ def test_production_run_killed_once_its_journal_is_durable_replaces_and_records_
 def test_production_run_killed_after_a_stage_replaced_its_outputs_records_them(
     tiny: Path,
 ) -> None:
-    from test_registry_crash import kill_at
+    from crashsupport import kill_at
 
     changed_e1_value(tiny)
     lock_before = (tiny / "dvc.lock").read_text()
