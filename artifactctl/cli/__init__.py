@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "verify",
     "registry",  # new, list, show, promote, rollback, archive, unarchive, where, history
     "clean",  # clean, keep
+    "serve",  # serve, report
 )
 
 
