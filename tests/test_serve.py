@@ -69,7 +69,9 @@ def cli_json(repo: Path, *args: str) -> dict:
 
 def ledger_files(repo: Path, exp_id: str) -> dict[str, str]:
     events = [json.loads(line) for line in (repo / PROD / "ledger.jsonl").read_text().splitlines()]
-    return next(e["files"] for e in reversed(events) if e["event"] == "promote" and e["id"] == exp_id)
+    return next(
+        e["files"] for e in reversed(events) if e["event"] == "promote" and e["id"] == exp_id
+    )
 
 
 # ----------------------------------------------------------------- JSON documents

@@ -123,14 +123,15 @@ def promotion_test(project: Project, candidate: str, baseline: str) -> dict[str,
     plain_name(candidate, "candidate")
     plain_name(baseline, "baseline")
     folder = project.artifacts / layout.PROMOTION_TESTS
-    doc = _read_test(project, folder, f"{candidate}_vs_{baseline}.json")
-    if doc is None:
+    found = _read_test(project, folder, f"{candidate}_vs_{baseline}.json")
+    if found is None:
         raise NotFound(f"no promotion test of {candidate} against {baseline}")
-    return doc
+    return found[0]
 
 
 def promotion_tests(project: Project) -> list[dict[str, Any]]:
-    """Every readable promotion test, oldest first (by timestamp)."""
+    """Every readable promotion test, oldest first: by timestamp (whole seconds), then by
+    when the file was written."""
     folder = project.artifacts / layout.PROMOTION_TESTS
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
@@ -139,15 +140,16 @@ def promotion_tests(project: Project) -> list[dict[str, Any]]:
     found = []
     for name in names:
         try:
-            doc = _read_test(project, folder, name)
+            read = _read_test(project, folder, name)
         except (NotFound, IntegrityError):
             continue
-        if doc is not None:
-            found.append(doc)
-    return sorted(found, key=lambda d: str(d.get("timestamp") or ""))
+        if read is not None:
+            found.append((str(read[0].get("timestamp") or ""), read[1], name, read[0]))
+    return [doc for *_, doc in sorted(found, key=lambda item: item[:3])]
 
 
-def _read_test(project: Project, folder: Any, name: str) -> dict[str, Any] | None:
+def _read_test(project: Project, folder: Any, name: str) -> tuple[dict[str, Any], int] | None:
+    """The test's document and the file's mtime (ns); None if there is no such file."""
     candidate = Candidate(
         label=f"{project.rel(folder)}/{name}",
         path=folder / name,
@@ -161,13 +163,14 @@ def _read_test(project: Project, folder: Any, name: str) -> dict[str, Any] | Non
         return None
     with os.fdopen(fd, "rb") as fh:
         data = fh.read()
+        mtime = os.fstat(fh.fileno()).st_mtime_ns
     try:
         doc = json.loads(data)
     except ValueError:
         raise IntegrityError(f"{candidate.label} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise IntegrityError(f"{candidate.label} is not a promotion test")
-    return doc
+    return doc, mtime
 
 
 def runs(project: Project) -> dict[str, Any]:

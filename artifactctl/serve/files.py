@@ -149,4 +149,4 @@ def _verify(fd: int, candidate: Candidate) -> VerifiedFile:
 
 
 def refuse(candidate: Candidate, problem: Mismatch, hint: str) -> Refused:
-    return Refused(f"refusing to serve {problem.message}", file=candidate.label, hint=hint)
+    return Refused(f"{problem.message}: not served", file=candidate.label, hint=hint)

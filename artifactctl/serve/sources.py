@@ -54,7 +54,8 @@ def champion_file(project: Project, which: str, name: str) -> VerifiedFile:
         try:  # rebuild the copies from the ledger (under the lock), as load_champion does
             where(project, which)
         except IntegrityError as exc:
-            raise refuse(candidate, Mismatch(str(exc)), exc.hint) from None
+            problem = Mismatch(f"{candidate.label} does not match the ledger's md5 and {exc}")
+            raise refuse(candidate, problem, exc.hint) from None
         except UsageError as exc:  # rolled back meanwhile: there is no previous any more
             raise NotFound(str(exc)) from None
     raise AssertionError("unreachable")

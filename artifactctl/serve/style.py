@@ -33,8 +33,8 @@ table.metrics th { text-align: left; font-weight: 500; padding: 1px 14px 1px 0;
   color: var(--muted); }
 table.grid { width: 100%; }
 table.grid th, table.grid td { border-bottom: 1px solid var(--line); padding: 4px 8px;
-  text-align: left; white-space: nowrap; }
-table.grid td:last-child { white-space: normal; }
+  text-align: left; vertical-align: top; }
+table.grid td:nth-child(-n+3), table.grid th, .num, .badge { white-space: nowrap; }
 .num { text-align: right !important; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px;
   color: #fff; background: var(--bar); }
