@@ -162,6 +162,30 @@ def test_a_fifo_in_place_of_a_file_is_never_opened(champion_v2_006: Path, tmp_pa
         assert got.status == 404 and "not a regular file" in got.json()["error"]
 
 
+def test_an_archived_experiment_is_shown_and_served_from_the_archive(
+    champion_v2_006: Path, tmp_path: Path
+) -> None:
+    repo = champion_v2_006
+    with serving(repo, tmp_path / "server.log") as server:
+        before = server.request("/api/experiments/v2-001/files/model.joblib").body
+        proc = artifactctl(repo, "archive", "v2-001", "--reason", "superseded")
+        assert proc.returncode == 0, proc.stderr
+        doc = server.get_json("/api/experiments/v2-001")
+        assert doc["state"] == "archived"
+        assert {d["path"] for d in doc["downloads"]} >= {
+            "artifacts/archive/v2-001/model/model.joblib",
+            "artifacts/archive/v2-001/experiment/predictions.csv",
+        }
+        got = server.request("/api/experiments/v2-001/files/model.joblib")
+        assert got.status == 200 and got.body == before
+        tamper(repo / "artifacts/archive/v2-001/experiment/predictions.csv")
+        refused(
+            server,
+            "/api/experiments/v2-001/files/predictions.csv",
+            "artifacts/archive/v2-001/experiment/predictions.csv",
+        )
+
+
 # -------------------------------------------------------------------------- token
 
 

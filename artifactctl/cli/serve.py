@@ -26,7 +26,8 @@ def serve_command(
     registry: str = typer.Option(
         DEFAULT_REGISTRY,
         "--registry",
-        help="The registry to serve; only 'default' (this repository's) exists so far.",
+        help="The registry to serve: only 'default' (this repository's) for now; "
+        "serving several registries is a later feature.",
     ),
     token: str = typer.Option(
         None,
