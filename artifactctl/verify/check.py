@@ -16,6 +16,7 @@ one ``status`` keeps too) is not re-read.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from artifactctl.project import Project
 from artifactctl.scope import artifacts_scope, inside, repo_path, selected
 from artifactctl.sync.preserve import is_preserved
 from artifactctl.verify.extras import find_extras
-from artifactctl.verify.plan import Expected, Recorded, narrow, plan_cache, plan_outs
+from artifactctl.verify.plan import Planned, Recorded, plan_cache, plan_outs
 from artifactctl.verify.report import FileCheck, VerifyReport, worst_first
 from artifactctl.verify.runs import Run, find_runs, plan_run, unfinished
 
@@ -67,30 +68,21 @@ def verify(
     given = list(paths or [])
     scope = _choose(project, given, tests)
     checks: list[FileCheck] = []
-    planned = plan_outs(project, scope.outs, scope.recorded)
-    runs_planned: list[Expected] = []
+    groups = plan_outs(scope.outs, scope.recorded)
     for run in scope.runs:
-        files, known = plan_run(project, run)
-        runs_planned += files
+        planned, known = plan_run(project, run)
+        groups += [planned] if planned is not None else []
         checks += known
     if scope.scopes:
-        planned = narrow(planned, scope.scopes)
-        runs_planned = narrow(runs_planned, scope.scopes)
+        groups = [g.only(scope.scopes) for g in groups]
     if cache:
-        planned += plan_cache(project, scope.outs, scope.recorded)
+        groups += plan_cache(project, scope.outs, scope.recorded)
 
     state = HashState(state_file(project))
-    advance = progress(_total_bytes(scope.outs, runs_planned, cache)) if progress else None
-    for chosen, algorithm in ((planned, "md5"), (runs_planned, "sha256")):
-        hashed = hash_many(
-            [(e.file, e.state_key) for e in chosen],
-            state=state,
-            deep=deep,
-            jobs=jobs,
-            on_bytes=advance,
-            algorithm=algorithm,
-        )
-        checks += map(judge, chosen, hashed)
+    advance = progress(_total_bytes(scope.outs, groups, cache)) if progress else None
+    for algorithm in ("md5", "sha256"):
+        chosen = [g for g in groups if g.algorithm == algorithm]
+        checks += _check_files(project, chosen, state, deep, jobs, advance)
     for out in scope.outs:
         if scope.recorded[out.path] is None:
             checks.append(_check_without_manifest(project, out, state, deep, jobs, advance))
@@ -142,40 +134,68 @@ def _choose(project: Project, given: list[str], tests: bool) -> _Scope:
     return _Scope(scopes, outs, recorded, runs, notes)
 
 
-def _total_bytes(outs: list[TrackedOut], runs_planned: list[Expected], cache: bool) -> int:
+def _total_bytes(outs: list[TrackedOut], groups: list[Planned], cache: bool) -> int:
     """For the progress bar: .dir manifests carry no sizes, their outputs' totals do."""
     total = sum(o.size or 0 for o in outs)
-    total += sum(e.size or 0 for e in runs_planned)
+    total += sum(sum(g.sizes.values()) for g in groups if g.kind != "workspace")
     if cache:
         total += sum(o.size or 0 for o in outs if o.cache)
     return total
 
 
-def judge(expected: Expected, hashed: FileHash) -> FileCheck:
-    """The verdict on one file."""
-    source = expected.source
-    check = FileCheck(
-        expected.path,
-        "ok",
-        source.kind,
-        source.artifact,
-        source.recorded_in,
-        algorithm=source.algorithm,
-        expected=expected.digest,
-        actual=hashed.digest,
-        size=hashed.size,
-        skipped=hashed.from_state,
+def _check_files(
+    project: Project,
+    groups: list[Planned],
+    state: HashState,
+    deep: bool,
+    jobs: int,
+    advance: Callable[[int], None] | None,
+) -> list[FileCheck]:
+    """Hash the groups' files (all with the groups' one algorithm) and judge each."""
+    if not groups:
+        return []
+    root = str(project.root)
+    hashed = hash_many(
+        [
+            (path if os.path.isabs(path) else f"{root}/{path}", path)
+            for g in groups
+            for path in g.files
+        ],
+        state=state,
+        deep=deep,
+        jobs=jobs,
+        on_bytes=advance,
+        algorithm=groups[0].algorithm,
     )
+    found = iter(hashed)
+    return [judge(g, path, digest, next(found)) for g in groups for path, digest in g.files.items()]
+
+
+def judge(group: Planned, path: str, expected: str, hashed: FileHash) -> FileCheck:
+    """The verdict on one file that should hash to ``expected``."""
+    check = FileCheck(
+        path,
+        "ok",
+        group.kind,
+        group.artifact,
+        group.recorded_in,
+        group.algorithm,
+        expected,
+        hashed.digest,
+        hashed.size,
+        hashed.from_state,
+    )
+    recorded_size = group.sizes.get(path)
     if hashed.error == "missing":
         check.state = "missing"
-        check.detail = "object missing" if source.kind == "cache" else "file missing"
-        check.size = expected.size
+        check.detail = "object missing" if group.kind == "cache" else "file missing"
+        check.size = recorded_size
     elif hashed.digest is None:
         check.state, check.detail = "unreadable", hashed.error or "unreadable"
-    elif hashed.digest != expected.digest:
+    elif hashed.digest != expected:
         check.state = "corrupted"
-        if expected.size is not None and hashed.size != expected.size:
-            check.detail = f"size {hashed.size} bytes, recorded {expected.size}"
+        if recorded_size is not None and hashed.size != recorded_size:
+            check.detail = f"size {hashed.size} bytes, recorded {recorded_size}"
     return check
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from artifactctl.errors import EXIT_CHECK_FAILED, EXIT_OK
 
@@ -13,7 +13,7 @@ PROBLEMS = frozenset({"corrupted", "missing", "extra", "unreadable"})
 KINDS = ("workspace", "test_run", "saved_run", "cache")
 
 
-@dataclass
+@dataclass(slots=True)
 class FileCheck:
     """One file's verdict (its fields, in this order, are the JSON document's)."""
 
@@ -32,6 +32,13 @@ class FileCheck:
     @property
     def problem(self) -> bool:
         return self.state in PROBLEMS
+
+    def to_dict(self) -> dict:
+        # Not dataclasses.asdict: it deep-copies every value, slow on 20,000 files.
+        return {name: getattr(self, name) for name in _FIELDS} | {"problem": self.problem}
+
+
+_FIELDS = tuple(f.name for f in fields(FileCheck))
 
 
 def worst_first(checks: list[FileCheck]) -> list[FileCheck]:
@@ -126,7 +133,5 @@ class VerifyReport:
                 "jobs": self.jobs,
             },
             "notes": self.notes,
-            # vars(), not dataclasses.asdict: asdict deep-copies every value, which takes
-            # seconds on 20,000 files
-            "files": [{**vars(f), "problem": f.problem} for f in self.files],
+            "files": [f.to_dict() for f in self.files],
         }

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from artifactctl.layout import RUN_MANIFEST, RUNS, SAVED_RUN_MANIFEST, TESTS
 from artifactctl.project import Project
-from artifactctl.verify.plan import Expected, Source
+from artifactctl.verify.plan import Planned
 from artifactctl.verify.report import FileCheck
 
 
@@ -86,9 +86,9 @@ def manifest_files(path: Path) -> dict | None:
     return files if isinstance(files, dict) else None
 
 
-def plan_run(project: Project, run: Run) -> tuple[list[Expected], list[FileCheck]]:
-    """The run's files with their recorded SHA-256, and the verdicts known without
-    hashing (an unreadable manifest, a listed path that leaves the run folder)."""
+def plan_run(project: Project, run: Run) -> tuple[Planned | None, list[FileCheck]]:
+    """The run's files with their recorded SHA-256 and size, and the verdicts known
+    without hashing (an unreadable manifest, a listed path that leaves the run folder)."""
     files = manifest_files(project.root / run.manifest)
     if files is None:
         unreadable = FileCheck(
@@ -100,9 +100,8 @@ def plan_run(project: Project, run: Run) -> tuple[list[Expected], list[FileCheck
             algorithm="sha256",
             detail="manifest is not valid JSON with a 'files' table",
         )
-        return [], [unreadable]
-    source = Source(run.kind, run.folder, run.manifest, "sha256")
-    planned: list[Expected] = []
+        return None, [unreadable]
+    planned = Planned(run.kind, run.folder, run.manifest, "sha256", {})
     refused: list[FileCheck] = []
     for rel, entry in sorted(files.items()):
         path = f"{run.folder}/{rel}"
@@ -121,14 +120,7 @@ def plan_run(project: Project, run: Run) -> tuple[list[Expected], list[FileCheck
             )
             continue
         entry = entry if isinstance(entry, dict) else {}
-        size = entry.get("size")
-        planned.append(
-            Expected(
-                path,
-                f"{project.root}/{path}",
-                str(entry.get("sha256") or ""),
-                source,
-                size if isinstance(size, int) else None,
-            )
-        )
+        planned.files[path] = str(entry.get("sha256") or "")
+        if isinstance(entry.get("size"), int):
+            planned.sizes[path] = entry["size"]
     return planned, refused
