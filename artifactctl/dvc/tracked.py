@@ -14,16 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from artifactctl.dvc.yamlio import load_yaml, parse_cache
+from artifactctl.dvc.yamlio import load_yaml
 from artifactctl.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
 if TYPE_CHECKING:
     from typing import Any
 
-# Parsed dvc.lock, dvc.yaml, params.yaml and .dvc files (see yamlio.parse_cache); inside
-# .dvc/tmp, which DVC git-ignores, next to artifactctl's other state.
-PARSE_CACHE = ".dvc/tmp/artifactctl/parsed.marshal"
 SKIP_DIRS = frozenset({".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__"})
 
 
@@ -159,10 +156,9 @@ def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
 
 def tracked_outs(root: Path) -> list[TrackedOut]:
     """Every output DVC recorded in this repository, sorted by path."""
-    with parse_cache(root / PARSE_CACHE):
-        from_lock = lock_outs(root)
-        skip = [o.path for o in from_lock]
-        outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
+    from_lock = lock_outs(root)
+    skip = [o.path for o in from_lock]
+    outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
     outs.update({o.path: o for o in from_lock})
     return sorted(outs.values(), key=lambda o: o.path)
 
