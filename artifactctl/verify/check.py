@@ -155,12 +155,14 @@ def _check_files(
     if not groups:
         return []
     root = str(project.root)
+    files: list[tuple[str, str]] = []  # (path to open, state key)
+    for g in groups:
+        if g.kind == "cache":  # it may live outside the repository; known by its name
+            files += [(os.path.join(root, path), f"cache:{d}") for path, d in g.files.items()]
+        else:
+            files += [(f"{root}/{path}", path) for path in g.files]
     hashed = hash_many(
-        [
-            (path if os.path.isabs(path) else f"{root}/{path}", path)
-            for g in groups
-            for path in g.files
-        ],
+        files,
         state=state,
         deep=deep,
         jobs=jobs,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from artifactctl.dvc.tracked import TrackedOut, cache_object
 from artifactctl.project import Project
-from artifactctl.scope import selected
+from artifactctl.scope import inside, selected
 
 Recorded = dict[str, dict[str, str] | None]  # output path -> its files (see out_files)
 
@@ -32,6 +32,8 @@ class Planned:
     def only(self, scopes: list[str]) -> Planned:
         """The files a scope given on the command line selects (a path inside a
         tracked folder or a run checks only that file of it)."""
+        if any(inside(self.artifact, scope) for scope in scopes):
+            return self
         files = {path: d for path, d in self.files.items() if selected(path, scopes)}
         sizes = {path: n for path, n in self.sizes.items() if path in files}
         return Planned(self.kind, self.artifact, self.recorded_in, self.algorithm, files, sizes)
