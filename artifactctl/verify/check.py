@@ -28,7 +28,6 @@ from artifactctl.hashing.many import FileHash, hash_many
 from artifactctl.hashing.state import HashState, state_file
 from artifactctl.project import Project
 from artifactctl.scope import artifacts_scope, inside, repo_path, selected
-from artifactctl.sync.preserve import is_preserved
 from artifactctl.verify.extras import find_extras
 from artifactctl.verify.plan import Planned, Recorded, plan_cache, plan_outs
 from artifactctl.verify.report import FileCheck, VerifyReport, worst_first
@@ -240,7 +239,11 @@ def _mark_preserved(project: Project, checks: list[FileCheck]) -> None:
     """A workspace file changed under a preserve rule is "preserved", not a problem."""
     rules = project.settings.preserve
     changed = [c for c in checks if c.kind == "workspace" and c.state in ("corrupted", "extra")]
+    if not rules or not changed:
+        return
+    from artifactctl.sync.preserve import is_preserved  # only where there are rules to apply
+
     for c in changed:
-        if rules and is_preserved(c.path, rules):
+        if is_preserved(c.path, rules):
             c.detail = f"{c.state}, kept under a preserve rule"
             c.state = "preserved"
