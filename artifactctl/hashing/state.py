@@ -53,7 +53,9 @@ class HashState:
         if (
             type(entry) is tuple
             and len(entry) == 4
-            and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ino)
+            and entry[0] == st.st_size
+            and entry[1] == st.st_mtime_ns
+            and entry[2] == st.st_ino
         ):
             return entry[3]
         return None
