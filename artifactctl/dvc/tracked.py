@@ -17,6 +17,7 @@ from typing import Any
 from artifactctl.dvc.stages import declared_kinds
 from artifactctl.dvc.yamlio import load_yaml
 from artifactctl.errors import UsageError
+from artifactctl.safepath import UntrustedMetadata, checked_md5, contained
 
 SKIP_DIRS = frozenset({".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__"})
 
@@ -45,12 +46,24 @@ def cache_object(cache_dir: Path, md5: str) -> Path:
 
 
 def read_manifest(cache_dir: Path, dir_md5: str) -> list[tuple[str, str]] | None:
-    """(relpath, md5) pairs of a directory output, or None if its ``.dir`` object is absent."""
+    """(relpath, md5) pairs of a directory output, or None if its ``.dir`` object is absent.
+
+    Each relpath is checked like any path read from a file (relative, no '..')."""
+    obj = cache_object(cache_dir, dir_md5)
     try:
-        data = json.loads(cache_object(cache_dir, dir_md5).read_bytes())
+        data = json.loads(obj.read_bytes())
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
-    return [(item["relpath"], item["md5"]) for item in data]
+    source = f"the .dir manifest {dir_md5}"
+    if not isinstance(data, list):
+        raise UntrustedMetadata(f"{source} is not a list of files")
+    pairs = []
+    for item in data:
+        if not isinstance(item, dict):
+            raise UntrustedMetadata(f"{source} has an entry that is not a mapping")
+        rel = contained(None, item.get("relpath"), what="relpath", source=source)
+        pairs.append((rel, checked_md5(item.get("md5"), what=f"md5 of {rel}", source=source)))
+    return pairs
 
 
 def out_files(cache_dir: Path, out: TrackedOut) -> dict[str, str] | None:
@@ -67,9 +80,22 @@ def out_files(cache_dir: Path, out: TrackedOut) -> dict[str, str] | None:
     return {f"{out.path}/{rel}": md5 for rel, md5 in manifest}
 
 
-def _entry(item: dict[str, Any], base: PurePosixPath) -> tuple[str, dict[str, Any]]:
-    path = str(item.get("path", ""))
-    rel = PurePosixPath(os.path.normpath(base / path)).as_posix()
+def _entry(item: object, base: PurePosixPath, source: str) -> tuple[str, dict[str, Any]]:
+    """An output entry's repository-relative path, checked: inside the repository, and its
+    recorded fields of the types DVC writes."""
+    if not isinstance(item, dict):
+        raise UntrustedMetadata(f"{source}: an output entry is not a mapping: {item!r:.80}")
+    path = item.get("path")
+    if not isinstance(path, str):
+        raise UntrustedMetadata(f"{source}: output path must be a string, got {path!r:.80}")
+    joined = path if base == PurePosixPath(".") else os.path.normpath(f"{base}/{path}")
+    rel = contained(None, joined, what="output path", source=source)
+    if item.get("md5") is not None:
+        checked_md5(item["md5"], what=f"md5 of {rel}", source=source)
+    for key, kind in (("size", int), ("nfiles", int)):
+        value = item.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UntrustedMetadata(f"{source}: {key} of {rel} must be {kind.__name__}")
     return rel, item
 
 
@@ -82,8 +108,10 @@ def lock_outs(root: Path) -> list[TrackedOut]:
     declared = declared_kinds(root)
     outs = []
     for stage, body in (lock.get("stages") or {}).items():
+        if not isinstance(body or {}, dict) or not isinstance((body or {}).get("outs") or [], list):
+            raise UntrustedMetadata(f"dvc.lock: stage {stage} has an unexpected shape")
         for item in (body or {}).get("outs") or []:
-            rel, item = _entry(item, PurePosixPath("."))
+            rel, item = _entry(item, PurePosixPath("."), "dvc.lock")
             outs.append(
                 TrackedOut(
                     path=rel,
@@ -135,8 +163,10 @@ def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
         if not isinstance(data, dict):
             raise UsageError(f"{rel_file} is not a DVC file")
         base = PurePosixPath(rel_file).parent
+        if not isinstance(data.get("outs") or [], list):
+            raise UntrustedMetadata(f"{rel_file}: outs must be a list")
         for item in data.get("outs") or []:
-            rel, item = _entry(item, base)
+            rel, item = _entry(item, base, rel_file)
             outs.append(
                 TrackedOut(
                     path=rel,

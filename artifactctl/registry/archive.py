@@ -35,6 +35,7 @@ from artifactctl.registry.folders import folder_hashes
 from artifactctl.registry.journaled import RECORD, archive_root, commit
 from artifactctl.registry.ledger import make_event, state_of
 from artifactctl.registry.outputs import stages
+from artifactctl.safepath import UntrustedMetadata, checked_id, contained
 
 
 @dataclass
@@ -129,6 +130,7 @@ def unarchive(project: Project, exp_id: str) -> ArchiveResult:
                 f"experiment {exp_id} is not archived (no {project.rel(dest / RECORD)})",
                 hint="see `artifactctl list`",
             ) from None
+        record = checked_record(project, record, exp_id)
         if exp_id in load_experiments(project):
             raise UsageError(f"experiment {exp_id} is declared in params.yaml already")
         for key in ("model", "experiment"):
@@ -156,5 +158,29 @@ def archived_records(project: Project) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
         if isinstance(record, dict) and record.get("id") == folder.name:
-            found.append(record)
+            found.append(checked_record(project, record, folder.name))
     return found
+
+
+def checked_record(project: Project, record: Any, exp_id: str) -> dict[str, Any]:
+    """archived.json as read from git: its ID is its folder's, and the folders it would
+    restore lie inside the artifacts root (never a link, never outside the repository)."""
+    source = project.rel(archive_root(project) / exp_id / RECORD)
+    if not isinstance(record, dict):
+        raise UntrustedMetadata(f"{source} is not a JSON object")
+    if checked_id(record.get("id"), what="id", source=source) != exp_id:
+        raise UntrustedMetadata(f"{source}: id {record.get('id')!r} is not its folder's {exp_id}")
+    checked_id(record.get("phase"), what="phase", source=source)
+    origins = record.get("from")
+    if not isinstance(origins, dict):
+        raise UntrustedMetadata(f"{source}: 'from' must map model/experiment to folders")
+    artifacts = project.rel(project.artifacts)
+    for key in ("model", "experiment"):
+        rel = contained(project.root, origins.get(key), what=f"from.{key}", source=source)
+        if artifacts != "." and not rel.startswith(artifacts + "/"):
+            raise UntrustedMetadata(f"{source}: from.{key} {rel!r} is not under {artifacts}/")
+        origins[key] = rel
+    for key in ("dvc_lock", "files"):
+        if not isinstance(record.get(key) or {}, dict):
+            raise UntrustedMetadata(f"{source}: {key!r} must be a mapping")
+    return record

@@ -16,6 +16,7 @@ from artifactctl.dvc.yamlio import load_yaml
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import read_json
 from artifactctl.project import Project
+from artifactctl.safepath import checked_id
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,13 @@ def load_experiments(project: Project) -> dict[str, Experiment]:
         raise UsageError("params.yaml: 'experiments' must map IDs to settings")
     out = {}
     for exp_id, body in declared.items():
-        exp_id = str(exp_id)
+        exp_id = checked_id(exp_id, what="experiment ID", source="params.yaml")
         if not isinstance(body, dict) or "phase" not in body or "model" not in body:
             raise UsageError(f"params.yaml: experiment {exp_id} needs 'phase' and 'model'")
         out[exp_id] = Experiment(
             id=exp_id,
-            phase=str(body["phase"]),
+            # the phase names a folder (models/<phase>/<ID>): one safe path component
+            phase=checked_id(body["phase"], what=f"phase of {exp_id}", source="params.yaml"),
             model=str(body["model"]),
             params=dict(body),
             desc=str(body.get("desc", "")),

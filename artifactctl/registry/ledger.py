@@ -31,6 +31,7 @@ from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_text
 from artifactctl.project import Project
+from artifactctl.safepath import UntrustedMetadata, checked_id, checked_md5, contained
 
 LEDGER = "ledger.jsonl"
 SCHEMA = "artifactctl.ledger/1"
@@ -67,8 +68,29 @@ def read_events(project: Project) -> list[dict[str, Any]]:
             ) from None
         if not isinstance(event, dict) or "event" not in event:
             raise UsageError(f"{project.rel(path)} line {number} is not a ledger event")
-        events.append(event)
+        events.append(check_event(event, f"{project.rel(path)} line {number}"))
     return events
+
+
+def check_event(event: dict[str, Any], source: str) -> dict[str, Any]:
+    """A ledger event read from git: its IDs are names and a promotion's files stay inside
+    the champion folder, whatever the line says (one line, exit 2, otherwise)."""
+    for key in ("id", "from", "to", "against", "replaced"):
+        if event.get(key) is not None or key == "id":
+            checked_id(event.get(key), what=key, source=source)
+    if not isinstance(event.get("event_id", ""), str):
+        raise UntrustedMetadata(f"{source}: event_id must be a string")
+    if event["event"] == "promote":
+        checked_id(event.get("phase"), what="phase", source=source)
+        files = event.get("files")
+        if not isinstance(files, dict):
+            raise UntrustedMetadata(f"{source}: files must map the champion's files to md5s")
+        for rel, md5 in files.items():
+            contained(None, rel, what="a files key", source=source)
+            checked_md5(md5, what=f"md5 of {rel}", source=source)
+        if "event_id" not in event:
+            raise UntrustedMetadata(f"{source}: a promote event needs an event_id")
+    return event
 
 
 def make_event(kind: str, exp_id: str, **fields: Any) -> dict[str, Any]:

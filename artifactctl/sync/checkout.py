@@ -19,10 +19,11 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from artifactctl.dvc.tracked import cache_object
 from artifactctl.journal import step
+from artifactctl.safepath import check_no_links
 
 CHUNK = 256 << 10  # reads and writes of 256 KiB
 SMALL = 256 << 10  # files below this are copied by batches of them per task
@@ -58,8 +59,10 @@ def write_from_cache(
     crash recovery removes), normally on the workspace's filesystem.
     """
     scratch.mkdir(parents=True, exist_ok=True)
-    for parent in sorted({(root / rel).parent for rel, _ in files}):
-        parent.mkdir(parents=True, exist_ok=True)
+    for parent in sorted({PurePosixPath(rel).parent for rel, _ in files}):
+        # a linked folder on the way would take the write out of the repository
+        check_no_links(root, list(parent.parts), where=f"the folder of {parent}/")
+        (root / parent).mkdir(parents=True, exist_ok=True)
     copier = _Copier(root, cache_dir, scratch, verify, on_bytes)
     sized = list(enumerate(sizes))
     big = [i for i, size in sorted(sized, key=lambda x: -x[1]) if size >= SMALL]

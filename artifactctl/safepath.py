@@ -1,0 +1,96 @@
+"""Paths and IDs read from files, validated like command-line arguments (invariant 8).
+
+dvc.lock, ``.dvc`` files, ``.dir`` manifests, the ledger, champion.json, archived.json,
+run.json, manifest.json and params.yaml come from git: they say which artifacts exist,
+never where files may go. Every path such a file names goes through ``contained`` before
+anything is read, written or deleted there; every ID through ``checked_id``. A violation
+is one ``UntrustedMetadata`` line (exit 2) naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path, PurePosixPath
+
+from artifactctl.errors import UsageError
+from artifactctl.layout import bad_character, validate_name
+
+_MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
+
+
+class UntrustedMetadata(UsageError):
+    """A file names a path or ID that is not allowed where it is used."""
+
+    default_hint = "the file was edited by hand or by a commit; restore it (`git checkout -- FILE`)"
+
+
+def contained(
+    root: Path | None, rel: object, *, what: str, source: str, parents_only: bool = True
+) -> str:
+    """``rel`` as a normalised relative POSIX path that stays inside ``root``.
+
+    Refuses (``UntrustedMetadata``, exit 2) a non-string, an empty path, '.', an absolute
+    path, any '..' component, and characters of the refused categories. With a ``root``,
+    no folder on the way from ``root`` to the path may be a symbolic link (the last
+    component too unless ``parents_only``): a link would take writes out of ``root``.
+    """
+    where = f"{source}: {what}"
+    if not isinstance(rel, str):
+        raise UntrustedMetadata(f"{where} must be a path string, got {type(rel).__name__}")
+    char = bad_character(rel)
+    if char is not None:
+        raise UntrustedMetadata(f"{where} {rel!r} contains the character U+{ord(char):04X}")
+    path = PurePosixPath(rel)
+    if path.is_absolute():
+        raise UntrustedMetadata(f"{where} {rel!r} is absolute; only relative paths are allowed")
+    parts = [p for p in path.parts if p != "."]
+    if ".." in parts:
+        raise UntrustedMetadata(f"{where} {rel!r} contains '..'")
+    if not parts:
+        raise UntrustedMetadata(f"{where} must name a path inside its folder, got {rel!r}")
+    if root is not None:
+        check_no_links(root, parts if not parents_only else parts[:-1], where=where)
+    return "/".join(parts)
+
+
+def check_no_links(root: Path, parts: list[str], *, where: str) -> None:
+    """Refuse when a component of ``root/parts...`` that exists is a symbolic link."""
+    current = os.fspath(root)
+    for part in parts:
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise UntrustedMetadata(f"{where}: cannot inspect {current}: {exc.strerror}") from None
+        if stat.S_ISLNK(mode):
+            raise UntrustedMetadata(
+                f"{where}: {current} is a symbolic link; refusing to follow it out of {root}"
+            )
+
+
+def checked_id(value: object, *, what: str, source: str) -> str:
+    """An ID read from a file (an experiment ID, a run name, a phase): one safe path component."""
+    if not isinstance(value, str):
+        raise UntrustedMetadata(f"{source}: {what} must be a string, got {value!r}")
+    try:
+        return validate_name(value, what)
+    except UsageError as exc:
+        raise UntrustedMetadata(f"{source}: {exc.message}") from None
+
+
+def within(root: Path, path: Path, *, what: str, source: str) -> Path:
+    """``path`` (built from ``root`` and validated parts) must lie inside ``root``."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    contained(root, rel.replace(os.sep, "/"), what=what, source=source)
+    return path
+
+
+def checked_md5(value: object, *, what: str, source: str) -> str:
+    """A recorded md5 (32 hex digits, ``.dir`` for a folder): it also names a cache object."""
+    if not isinstance(value, str) or not _MD5.fullmatch(value):
+        raise UntrustedMetadata(f"{source}: {what} is not an md5: {value!r:.80}")
+    return value

@@ -1,0 +1,160 @@
+"""Metadata is untrusted input (invariant 8): the attacks of issue 12, each contained.
+
+Every test edits git-tracked metadata the way an attacker with write access to a branch
+would, runs the command that reads it, and checks: exit 2 with one error line naming the
+file, nothing changed outside the repository (a sentinel folder beside it), nothing moved.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from support import invoke, snapshot
+
+PROD = "artifacts/models/production"
+
+
+@pytest.fixture
+def sentinel(pipeline_repo: Path) -> Path:
+    """A folder beside the repository that no command may touch."""
+    victim = pipeline_repo.parent / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "keep.txt").write_text("precious\n")
+    (victim / "sub" / "model.joblib").write_text("precious too\n")
+    return victim
+
+
+def refused(repo: Path, *args: str, code: int = 2, naming: str = "") -> str:
+    result = invoke(repo, *args)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "internal error" not in result.stderr
+    first = result.stderr.strip().splitlines()[0]
+    assert naming in first, result.stderr
+    return result.stderr
+
+
+def untouched(victim: Path) -> None:
+    assert snapshot(victim) == {"keep.txt": _SHA_PRECIOUS, "sub/model.joblib": _SHA_TOO}
+    assert sorted(p.name for p in victim.rglob("*")) == ["keep.txt", "model.joblib", "sub"]
+
+
+_SHA_PRECIOUS = __import__("hashlib").sha256(b"precious\n").hexdigest()
+_SHA_TOO = __import__("hashlib").sha256(b"precious too\n").hexdigest()
+
+
+def _hostile_paths(victim: Path, depth: int) -> list[str]:
+    return [str(victim), "../" * depth + "victim"]
+
+
+# 1. unarchive deleted any directory named in archived.json
+
+
+@pytest.mark.parametrize("field", ["id", "from.model"])
+def test_unarchive_refuses_an_archived_record_pointing_outside(
+    pipeline_repo: Path, sentinel: Path, field: str
+) -> None:
+    assert invoke(pipeline_repo, "archive", "v2-002", "--reason", "old").exit_code == 0
+    record_path = pipeline_repo / "artifacts/archive/v2-002/archived.json"
+    for hostile in _hostile_paths(sentinel, 1):
+        record = json.loads(record_path.read_text())
+        if field == "id":
+            record["id"] = hostile
+        else:
+            record["from"]["model"] = hostile
+        record_path.write_text(json.dumps(record))
+        params = (pipeline_repo / "params.yaml").read_bytes()
+        refused(pipeline_repo, "unarchive", "v2-002", naming="archived.json")
+        untouched(sentinel)
+        assert (pipeline_repo / "params.yaml").read_bytes() == params
+        assert (pipeline_repo / "artifacts/archive/v2-002/model").is_dir()
+
+
+# 2. where champion / load_champion wrote any file named in the ledger
+
+
+def test_where_champion_refuses_ledger_files_outside_the_champion_folder(
+    pipeline_repo: Path, sentinel: Path
+) -> None:
+    import shutil
+
+    import artifactctl
+    from artifactctl.errors import UsageError
+
+    assert invoke(pipeline_repo, "promote", "v2-006").exit_code == 0
+    ledger = pipeline_repo / PROD / "ledger.jsonl"
+    original = ledger.read_text()
+    for hostile in [str(sentinel / "keep.txt"), "../../../../../victim/keep.txt"]:
+        event = json.loads(original.splitlines()[-1])
+        event["files"][hostile] = event["files"]["model.joblib"]
+        ledger.write_text(json.dumps(event) + "\n")
+        shutil.rmtree(pipeline_repo / PROD / "champion_current", ignore_errors=True)
+        refused(pipeline_repo, "where", "champion", naming="ledger.jsonl line 1")
+        with pytest.raises(UsageError, match=r"ledger\.jsonl line 1"):
+            artifactctl.load_champion(start=pipeline_repo)
+        untouched(sentinel)
+
+
+def test_ledger_events_of_the_wrong_shape_are_one_line(pipeline_repo: Path) -> None:
+    ledger = pipeline_repo / PROD / "ledger.jsonl"
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    bad = [
+        {"event": "promote", "id": 5},
+        {"event": "promote", "id": "v2-006", "phase": "../x", "files": {}, "event_id": "e"},
+        {"event": "promote", "id": "v2-006", "phase": "candidates", "files": [], "event_id": "e"},
+        {"event": "promote", "id": "v2-006", "phase": "candidates", "files": {"a": "../x"}},
+        {"event": "rollback", "id": "v2-006", "from": ["x"]},
+    ]
+    for event in bad:
+        ledger.write_text(json.dumps(event) + "\n")
+        for args in (["history"], ["list"], ["where", "champion"]):
+            refused(pipeline_repo, *args, naming="ledger.jsonl line 1")
+
+
+# 3. pull created files outside the repository from dvc.lock output paths
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_pull_refuses_dvc_lock_outputs_outside_the_repository(
+    pipeline_repo: Path, sentinel: Path, force: bool
+) -> None:
+    lock_path = pipeline_repo / "dvc.lock"
+    original = yaml.safe_load(lock_path.read_text())
+    for hostile in [str(sentinel / "keep.txt"), "../victim/keep.txt", "../victim/new"]:
+        lock = json.loads(json.dumps(original))
+        lock["stages"]["generate"]["outs"][0]["path"] = hostile
+        lock_path.write_text(yaml.safe_dump(lock))
+        before = sorted(p.name for p in pipeline_repo.parent.iterdir())
+        args = ["pull", "--force"] if force else ["pull"]
+        refused(pipeline_repo, *args, naming="dvc.lock: output path")
+        refused(pipeline_repo, "status", naming="dvc.lock: output path")
+        untouched(sentinel)
+        assert sorted(p.name for p in pipeline_repo.parent.iterdir()) == before
+
+
+def test_dvc_lock_entries_of_the_wrong_type_are_one_line(pipeline_repo: Path) -> None:
+    lock_path = pipeline_repo / "dvc.lock"
+    original = yaml.safe_load(lock_path.read_text())
+    for hostile in [
+        5,
+        None,
+        {"path": 5},
+        {"path": "a", "md5": "../../x"},
+        {"path": "a", "size": "x"},
+    ]:
+        lock = json.loads(json.dumps(original))
+        lock["stages"]["generate"]["outs"][0] = hostile
+        lock_path.write_text(yaml.safe_dump(lock))
+        for args in (["status"], ["verify"], ["pull"]):
+            refused(pipeline_repo, *args, naming="dvc.lock")
+
+
+def test_a_hostile_phase_in_params_yaml_is_refused(pipeline_repo: Path, sentinel: Path) -> None:
+    params = pipeline_repo / "params.yaml"
+    text = params.read_text()
+    params.write_text(text.replace("phase: candidates", "phase: ../../../victim", 1))
+    refused(pipeline_repo, "where", "v2-002", naming="params.yaml")
+    refused(pipeline_repo, "list", naming="params.yaml")
+    untouched(sentinel)
