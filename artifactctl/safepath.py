@@ -94,3 +94,31 @@ def checked_md5(value: object, *, what: str, source: str) -> str:
     if not isinstance(value, str) or not _MD5.fullmatch(value):
         raise UntrustedMetadata(f"{source}: {what} is not an md5: {value!r:.80}")
     return value
+
+
+class NotRegularFile(UntrustedMetadata):
+    """A FIFO, device or socket where a regular file belongs: never read, never waited on."""
+
+
+def open_regular(path: Path | str) -> int:
+    """A read-only descriptor of ``path``, which must be a regular file.
+
+    Opened with O_NONBLOCK (a FIFO's open would wait for a writer forever) and then
+    checked with fstat, so what is read is what was checked.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{path} is not a regular file; not read")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: Path | str) -> bytes:
+    """The bytes of the regular file ``path`` (``NotRegularFile`` for anything else)."""
+    with os.fdopen(open_regular(path), "rb") as fh:
+        return fh.read()

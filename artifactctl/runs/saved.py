@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from artifactctl import layout
@@ -31,6 +31,7 @@ from artifactctl.fs.atomic import atomic_write_bytes, fsync_dir
 from artifactctl.project import Project, find_repo
 from artifactctl.runs import policy
 from artifactctl.runs.context import context
+from artifactctl.safepath import UntrustedMetadata, contained, read_regular
 
 MODEL = "model.joblib"
 PREPROCESSING = "preprocessing.joblib"
@@ -100,8 +101,10 @@ def save_run(
     project = ctx.project
     run_id = layout.validate_name(run_id or layout.new_run_id(), "run ID")
     final = ctx.path(f"{layout.RUNS}/{run_id}")
-    if final.is_symlink():
-        raise UsageError(f"{project.rel(final)} is a symlink; refusing to write through it")
+    # no linked folder on the way (tests/NAME, runs, the run itself): writes stay inside
+    contained(
+        project.root, project.rel(final), what="run folder", source="save_run", parents_only=False
+    )
     if final.exists() and ctx.mode == Mode.PRODUCTION and not force:
         raise UsageError(
             f"run {run_id} already exists in production ({project.rel(final)})",
@@ -250,21 +253,24 @@ def resolve_run(project: Project, run: str | os.PathLike[str]) -> Path:
 
 def _manifest(path: Path, name: str) -> dict[str, Any]:
     try:
-        data = json.loads((path / name).read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path / name).decode("utf-8"))
     except FileNotFoundError:
         raise IntegrityError(f"{path / name} is missing") from None
-    except (ValueError, UnicodeDecodeError):
-        raise IntegrityError(f"{path / name} is not valid JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise IntegrityError(f"{path / name} is not valid JSON (or nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         raise IntegrityError(f"{path / name} has no 'files' table")
     return data
 
 
 def _safe_member(folder: Path, rel: str) -> Path:
-    p = PurePosixPath(rel)
-    if not rel or p.is_absolute() or ".." in p.parts or "\\" in rel:
-        raise IntegrityError(f"manifest names a file outside its run folder: {rel!r}")
-    return folder.joinpath(*p.parts)
+    try:
+        checked = contained(
+            folder, rel, what="a files key", source=f"the manifest of {folder}", parents_only=False
+        )
+    except UntrustedMetadata as exc:
+        raise IntegrityError(f"manifest names a file outside its run folder: {exc}") from None
+    return folder / checked
 
 
 def _checked_bytes(folder: Path, name: str, entry: Any) -> bytes:
@@ -272,7 +278,7 @@ def _checked_bytes(folder: Path, name: str, entry: Any) -> bytes:
         raise IntegrityError(f"manifest entry for {name} has no sha256")
     path = _safe_member(folder, name)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         raise IntegrityError(f"{path} is missing") from None
     import hashlib

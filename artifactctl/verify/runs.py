@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from artifactctl.layout import RUN_MANIFEST, RUNS, SAVED_RUN_MANIFEST, TESTS
 from artifactctl.project import Project
+from artifactctl.safepath import UntrustedMetadata, contained, read_regular
 from artifactctl.verify.plan import Planned
 from artifactctl.verify.report import FileCheck
 
@@ -70,8 +71,8 @@ def _run(project: Project, folder: str, manifest: Path, kind: str) -> Run:
 def unfinished(project: Project, run: Run) -> bool:
     """A run whose manifest says it is still running (written before the stages)."""
     try:
-        data = json.loads((project.root / run.manifest).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular(project.root / run.manifest).decode("utf-8"))
+    except (OSError, ValueError, RecursionError, UntrustedMetadata):
         return False
     return isinstance(data, dict) and data.get("status") == "running"
 
@@ -79,8 +80,8 @@ def unfinished(project: Project, run: Run) -> bool:
 def manifest_files(path: Path) -> dict | None:
     """The ``files`` table of a run manifest, or None if it cannot be read as one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular(path).decode("utf-8"))
+    except (OSError, ValueError, RecursionError, UntrustedMetadata):
         return None
     files = data.get("files") if isinstance(data, dict) else None
     return files if isinstance(files, dict) else None
@@ -105,8 +106,9 @@ def plan_run(project: Project, run: Run) -> tuple[Planned | None, list[FileCheck
     refused: list[FileCheck] = []
     for rel, entry in sorted(files.items()):
         path = f"{run.folder}/{rel}"
-        parts = PurePosixPath(rel).parts
-        if PurePosixPath(rel).is_absolute() or ".." in parts or not parts:
+        try:
+            contained(None, rel, what="a files key", source=run.manifest)
+        except UntrustedMetadata:
             refused.append(
                 FileCheck(
                     path,
