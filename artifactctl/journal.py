@@ -120,7 +120,11 @@ def pending(project: Repository) -> list[Journal]:
 
 
 def recover(project: Repository) -> list[str]:
-    """Complete or undo every interrupted operation; returns what was done, for the user."""
+    """Complete or undo every interrupted operation; returns what was done, for the user.
+
+    Only with the repository lock held (``Project.lock`` calls it): a journal found
+    without the lock may belong to a live process.
+    """
     messages = []
     for journal in pending(project):
         target = RECOVERY.get(journal.op)

@@ -93,6 +93,18 @@ class Project:
         except FileNotFoundError:
             return False
 
+    def recover_interrupted(self) -> None:
+        """Finish operations a crash interrupted, if the repository lock is free.
+
+        Recovery only ever runs under the lock: while another artifactctl command holds it,
+        its journal is live, not interrupted, and is left alone (the caller then reads the
+        committed state).
+        """
+        if not self.has_journals():
+            return
+        with contextlib.suppress(LockHeld), self.lock(timeout=0):
+            pass  # taking the lock recovers
+
     def _recover(self) -> None:
         if not self.has_journals():
             return

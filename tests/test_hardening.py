@@ -158,3 +158,45 @@ def test_a_hostile_phase_in_params_yaml_is_refused(pipeline_repo: Path, sentinel
     refused(pipeline_repo, "where", "v2-002", naming="params.yaml")
     refused(pipeline_repo, "list", naming="params.yaml")
     untouched(sentinel)
+
+
+# 4. load_champion ran crash recovery without the repository lock
+
+
+def test_load_champion_never_recovers_a_journal_held_by_a_live_promote(
+    pipeline_repo: Path,
+) -> None:
+    from crashsupport import start_paused
+
+    import artifactctl
+    from artifactctl.errors import UsageError
+
+    journals = pipeline_repo / ".dvc/tmp/artifactctl/journal"
+    run = start_paused(pipeline_repo, "promote-journal", "promote", "v2-006")
+    try:
+        # the promote is live (it holds the lock): its journal is not ours to complete
+        with pytest.raises(UsageError, match="no champion"):
+            artifactctl.load_champion(start=pipeline_repo)
+        assert next(p.name for p in journals.iterdir()).startswith("registry-")
+    finally:
+        run.kill()
+    assert artifactctl.load_champion(start=pipeline_repo).id == "v2-006"  # now recovered
+    assert not any(journals.iterdir())
+
+
+# 8. save_run wrote through a symlinked tests/NAME or runs folder
+
+
+@pytest.mark.parametrize("linked", ["tests/t1", "tests/t1/runs"])
+def test_save_run_never_writes_through_a_linked_folder(
+    pipeline_repo: Path, sentinel: Path, linked: str
+) -> None:
+    from artifactctl import save_run
+    from artifactctl.errors import UsageError
+
+    link = pipeline_repo / "artifacts" / linked
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(sentinel, target_is_directory=True)
+    with pytest.raises(UsageError, match="symbolic link"):
+        save_run({"a": 1}, run_id="r1", mode="test", test_name="t1", start=pipeline_repo)
+    untouched(sentinel)

@@ -130,16 +130,10 @@ def open_project(out: Output | None = None) -> Project:
     holds it, its journal is live, not interrupted, and is left alone.
     """
     from artifactctl.cli.output import Output  # not needed by --help: loaded here
-    from artifactctl.errors import LockHeld
     from artifactctl.project import find_repo
 
     project = find_repo()
     sink = out or Output()
     project.on_recover = lambda message: sink.warn(f"recovered an interrupted operation: {message}")
-    if project.has_journals():
-        try:
-            with project.lock(timeout=0):
-                pass  # taking the lock recovers
-        except LockHeld:
-            pass  # a live command owns the journal
+    project.recover_interrupted()
     return project

@@ -251,13 +251,12 @@ def load_champion(which: str = "champion", start: Path | None = None) -> LoadedC
     """
     import hashlib
 
-    from artifactctl.journal import recover as recover_all
     from artifactctl.project import find_repo
 
     if which not in ("champion", "previous"):
         raise UsageError("which must be 'champion' or 'previous'")
     project = find_repo(start)
-    recover_all(project)
+    project.recover_interrupted()  # never a journal another process holds the lock for
     path = where(project, which)
     state = state_of(project)
     champ = state.current if which == "champion" else state.previous
