@@ -200,3 +200,37 @@ def test_save_run_never_writes_through_a_linked_folder(
     with pytest.raises(UsageError, match="symbolic link"):
         save_run({"a": 1}, run_id="r1", mode="test", test_name="t1", start=pipeline_repo)
     untouched(sentinel)
+
+
+# 9. FIFOs hung commands forever
+
+
+def _no_hang(repo: Path, *args: str, codes: tuple[int, ...] = (0, 1, 2)) -> str:
+    from support import artifactctl
+
+    result = artifactctl(repo, *args, timeout=120)  # a hang fails here, not forever
+    assert result.returncode in codes, (args, result.stdout, result.stderr)
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    return result.stdout + result.stderr
+
+
+def test_a_fifo_in_place_of_a_tracked_file_is_reported_not_read(pipeline_repo: Path) -> None:
+    import os
+
+    target = pipeline_repo / "artifacts/data/train.csv"
+    target.unlink()
+    os.mkfifo(target)
+    for args in (["status", "--json"], ["verify", "--json"], ["verify", "--deep", "--json"]):
+        assert "not a regular file" in _no_hang(pipeline_repo, *args, codes=(1,)), args
+
+
+def test_a_fifo_named_run_json_or_as_a_run_name_is_not_waited_on(pipeline_repo: Path) -> None:
+    import os
+
+    run = pipeline_repo / "artifacts/tests/t1"
+    run.mkdir(parents=True)
+    os.mkfifo(run / "run.json")
+    _no_hang(pipeline_repo, "verify")
+    _no_hang(pipeline_repo, "show-run", "t1")
+    os.mkfifo(pipeline_repo / "artifacts/tests/t2")
+    assert "not a" in _no_hang(pipeline_repo, "run", "-n", "t2", codes=(2,))

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from artifactctl.errors import UsageError
+from artifactctl.safepath import read_regular
 
 
 def load_yaml(path: Path, *, label: str | None = None) -> Any:
     """The parsed file, or None if it does not exist."""
     name = label or path.name
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular(path).decode("utf-8")  # never a FIFO: it would block
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
@@ -26,6 +27,8 @@ def load_yaml(path: Path, *, label: str | None = None) -> Any:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)
+    except RecursionError:
+        raise UsageError(f"{name} is nested too deeply to be a DVC file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -31,7 +31,13 @@ from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_text
 from artifactctl.project import Project
-from artifactctl.safepath import UntrustedMetadata, checked_id, checked_md5, contained
+from artifactctl.safepath import (
+    UntrustedMetadata,
+    checked_id,
+    checked_md5,
+    contained,
+    read_regular,
+)
 
 LEDGER = "ledger.jsonl"
 SCHEMA = "artifactctl.ledger/1"
@@ -52,7 +58,7 @@ def ledger_path(project: Project) -> Path:
 def read_events(project: Project) -> list[dict[str, Any]]:
     path = ledger_path(project)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")
     except FileNotFoundError:
         return []
     events = []
@@ -61,7 +67,7 @@ def read_events(project: Project) -> list[dict[str, Any]]:
             continue
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UsageError(
                 f"{project.rel(path)} line {number} is not valid JSON",
                 hint="restore the ledger from git (`git checkout -- <ledger>`)",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ from artifactctl.runs.report import (
     metric_of,
     no_progress,
 )
+from artifactctl.safepath import contained
 
 # The files whose change means a test run touched production, besides the stages' outputs.
 PRODUCTION_FILES = ("dvc.lock", "params.yaml", "dvc.yaml")
@@ -191,11 +193,15 @@ def _stage_env(name: str, overrides: dict[str, Any]) -> dict[str, str]:
 def _fresh_run_folder(project: Project, base: Path) -> None:
     """A test run with an existing name overwrites it (test runs are disposable)."""
     tests = project.artifacts / layout.TESTS
-    if tests.is_symlink():
-        raise UsageError(f"{project.rel(tests)} is a symlink; test runs stay in the repository")
+    # no linked folder on the way: test runs stay in the repository
+    contained(project.root, project.rel(base), what="test run", source="run", parents_only=False)
     tests.mkdir(parents=True, exist_ok=True)
-    if base.is_symlink():
-        raise UsageError(f"{project.rel(base)} is a symlink; refusing to write through it")
+    if base.exists() and not stat.S_ISDIR(os.lstat(base).st_mode):
+        # a FIFO or device here would make rmtree wait on open() forever
+        raise UsageError(
+            f"{project.rel(base)} is not a folder; not a test run to replace",
+            hint="move it away, or choose another --name",
+        )
     if base.exists():
         kept = (base / layout.KEEP_MARKER).exists()
         shutil.rmtree(base)
