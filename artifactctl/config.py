@@ -9,6 +9,7 @@ with a double underscore: ``ARTIFACTCTL_RETENTION__KEEP_RECENT=3``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping
 from enum import Enum, StrEnum
@@ -16,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, get_origin, get_type_hints
 
 from artifactctl.errors import SettingsError
+from artifactctl.safepath import bad_character
 
 
 class Mode(StrEnum):
@@ -95,7 +97,9 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         merged = _merge(dataclasses.asdict(settings), overrides)
         settings = _build(Settings, merged, "ARTIFACTCTL_* environment")
     _check(settings)
-    return settings
+    # "./artifacts/x" and "artifacts/x" are one rule; only the second would ever match
+    preserve = ["/".join(p for p in r.split("/") if p not in ("", ".")) for r in settings.preserve]
+    return dataclasses.replace(settings, preserve=preserve)
 
 
 def read_table(pyproject: Path) -> dict[str, Any]:
@@ -107,7 +111,10 @@ def read_table(pyproject: Path) -> dict[str, Any]:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{pyproject.name} is not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("artifactctl", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise SettingsError(f"{pyproject.name}: 'tool' must be a table")
+    table = tool.get("artifactctl", {})
     if not isinstance(table, dict):
         raise SettingsError("[tool.artifactctl] must be a table")
     return table
@@ -138,7 +145,8 @@ def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
 _SCALARS: dict[type, Callable[[Any], bool]] = {
     bool: lambda v: isinstance(v, bool),
     int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-    float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    # finite: NaN compares false with everything (a gate or a timeout would vanish)
+    float: lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
     str: lambda v: isinstance(v, str),
 }
 
@@ -160,7 +168,7 @@ def _coerce(kind: Any, value: Any, key: str) -> Any:
 
 
 def _kind_name(kind: Any) -> str:
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    names = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
     if kind in names:
         return names[kind]
     if isinstance(kind, type) and issubclass(kind, Enum):
@@ -245,7 +253,37 @@ def _check(settings: Settings) -> None:
         raise SettingsError("retention values must not be negative")
     if settings.jobs < 0:
         raise SettingsError("jobs must not be negative")
+    if settings.lock_timeout < 0:
+        raise SettingsError("lock_timeout must not be negative")
+    if settings.promotion.seed < 0:
+        raise SettingsError("promotion.seed must not be negative")
+    _check_registry(settings.registry)
     for pattern in settings.preserve:
         p = PurePosixPath(pattern)
         if not pattern or p.is_absolute() or ".." in p.parts:
             raise SettingsError(f"preserve rule {pattern!r} must be relative to the repository")
+
+
+MAX_ID_WIDTH = 12
+
+
+def _check_registry(registry: Registry) -> None:
+    """New IDs are ``id_prefix`` + a number: they name folders, so the prefix must be a
+    safe start of one path component (the rules of ``layout.validate_name``)."""
+    prefix = registry.id_prefix
+    if not 1 <= registry.id_width <= MAX_ID_WIDTH:
+        raise SettingsError(f"registry.id_width must be between 1 and {MAX_ID_WIDTH}")
+    bad = (
+        "/" in prefix
+        or "\\" in prefix
+        or ".." in prefix
+        or prefix.startswith(("-", "."))
+        or prefix != prefix.lstrip()
+        or len(prefix) > 40
+        or bad_character(prefix) is not None
+    )
+    if bad:
+        raise SettingsError(
+            f"registry.id_prefix {prefix!r} must be a plain name start: no path separator, "
+            "no '..', no leading '-', '.' or space, no control characters, at most 40 characters"
+        )

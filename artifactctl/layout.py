@@ -5,18 +5,11 @@ Routing pipeline writes by mode is ``artifactctl.runs.context``.
 
 from __future__ import annotations
 
-import os
 import time
-import unicodedata
 
 from artifactctl.config import MODES, Mode
 from artifactctl.errors import UsageError
-
-MAX_NAME = 100
-# Unicode categories refused in names and in paths read from files: controls, format
-# characters (bidi, zero-width), line and paragraph separators; each can forge or split
-# an error line.
-REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+from artifactctl.safepath import MAX_NAME, validate_name  # noqa: F401  (the rules live there)
 
 # The managed tree, relative to the artifacts root.
 DATA = "data"
@@ -52,40 +45,6 @@ ENV_OVERRIDES = "ARTIFACTCTL_OVERRIDES"  # JSON {"dotted.key": value}: -S for th
 ENV_FORCE = "ARTIFACTCTL_FORCE"  # "1": production writes may replace registered artifacts
 # pull --prefer-remote keeps the local copy as PATH + BACKUP_SUFFIX.format(stamp)
 BACKUP_SUFFIX = ".local-{stamp}"  # stamp: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-
-
-def validate_name(name: str, what: str = "name") -> str:
-    """A test name, run ID or experiment ID that is safe as one path component.
-
-    Rejects (exit 2): empty, absolute, '.', '..' or containing '..', a path
-    separator, characters of the Unicode categories Cc, Cf, Zl, Zp (NUL, controls,
-    bidi and zero-width marks, line separators), leading/trailing whitespace, a
-    leading '-', or more than 100 characters.
-    """
-    if not isinstance(name, str) or not name:
-        raise UsageError(f"{what} must not be empty")
-    if len(name) > MAX_NAME:
-        raise UsageError(f"{what} is {len(name)} characters long; at most {MAX_NAME} allowed")
-    char = bad_character(name)
-    if char is not None:
-        raise UsageError(f"{what} {name!r} contains the character U+{ord(char):04X}")
-    if "/" in name or "\\" in name or os.sep in name:
-        raise UsageError(f"{what} {name!r} must not contain a path separator")
-    if ".." in name or name == ".":
-        raise UsageError(f"{what} {name!r} must not contain '..' or be '.'")
-    if name != name.strip():
-        raise UsageError(f"{what} {name!r} must not start or end with whitespace")
-    if name.startswith("-"):
-        raise UsageError(f"{what} {name!r} must not start with '-'")
-    return name
-
-
-def bad_character(text: str) -> str | None:
-    """The first character of ``text`` in a refused Unicode category, if any."""
-    for char in text:
-        if unicodedata.category(char) in REFUSED_CATEGORIES:
-            return char
-    return None
 
 
 def validate_mode(mode: str) -> Mode:

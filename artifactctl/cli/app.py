@@ -41,7 +41,10 @@ app = typer.Typer(
 
 JSON_HELP = "Write the result as JSON to stdout (messages go to stderr)."
 
-_debug = {"on": bool(os.environ.get("ARTIFACTCTL_DEBUG"))}
+# ARTIFACTCTL_DEBUG=1/true/yes/on turns tracebacks on; 0/false/anything else leaves them off
+_debug = {
+    "on": os.environ.get("ARTIFACTCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+}
 
 
 def _version(value: bool) -> None:
