@@ -234,3 +234,52 @@ def test_a_fifo_named_run_json_or_as_a_run_name_is_not_waited_on(pipeline_repo: 
     _no_hang(pipeline_repo, "show-run", "t1")
     os.mkfifo(pipeline_repo / "artifacts/tests/t2")
     assert "not a" in _no_hang(pipeline_repo, "run", "-n", "t2", codes=(2,))
+
+
+# Bad input that ended in "internal error" (exit 3): one line and exit 2 (or 3 for a remote)
+
+
+def test_bad_input_is_one_line_never_an_internal_error(pipeline_repo: Path) -> None:
+    refused(pipeline_repo, "show-run", "a" * 300, naming="at most 100")
+    refused(pipeline_repo, "status", "/etc", naming="outside the repository")
+    tests = pipeline_repo / "artifacts/tests"
+    refused(pipeline_repo, "run", "-n", "t3", "-S", "experiments.v2-001.phase=../../x")
+    assert not (tests / "t3").exists()  # refused before run.json was written
+    saved = tests / "t4/runs/r1"
+    saved.mkdir(parents=True)
+    (saved / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    refused(pipeline_repo, "show-run", "r1", code=1, naming="not valid JSON")
+    assert invoke(pipeline_repo, "verify").exit_code == 1
+    params = pipeline_repo / "params.yaml"
+    params.write_text(params.read_text().replace("  v2-001:", "  1:", 1))
+    refused(pipeline_repo, "list", naming="params.yaml: experiment ID must be a string")
+    (pipeline_repo / "pyproject.toml").write_text("tool = 5\n")
+    refused(pipeline_repo, "status", naming="'tool' must be a table")
+
+
+def test_artifactctl_debug_zero_is_off(pipeline_repo: Path) -> None:
+    import os
+
+    from support import artifactctl
+
+    env = {**os.environ, "ARTIFACTCTL_DEBUG": "0"}
+    result = artifactctl(pipeline_repo, "show-run", "nope", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    env["ARTIFACTCTL_DEBUG"] = "1"
+    assert "Traceback" in artifactctl(pipeline_repo, "show-run", "nope", env=env).stderr
+
+
+def test_status_cloud_against_an_unreachable_s3_endpoint_names_the_remote(
+    pipeline_repo: Path,
+) -> None:
+    import os
+
+    from support import artifactctl, dvc
+
+    dvc(pipeline_repo, "remote", "add", "s3down", "s3://bucket/x")
+    dvc(pipeline_repo, "remote", "modify", "s3down", "endpointurl", "http://127.0.0.1:9")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    result = artifactctl(pipeline_repo, "status", "--cloud", "--remote", "s3down", env=env)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("error: checking the remote failed"), result.stderr
+    assert "internal error" not in result.stderr

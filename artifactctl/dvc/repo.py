@@ -81,7 +81,7 @@ def missing_on_remote(root: Path, md5s: Iterable[str], remote: str | None = None
         return set()
     repo = open_repo(root)
     try:
-        with dvc_errors("checking the remote", remote=True):
+        with _remote_op("checking the remote"):  # botocore errors are not OSErrors
             odb = repo.cloud.get_remote_odb(remote, command="status")
             present = set(odb.oids_exist(wanted))
     finally:

@@ -35,21 +35,25 @@ class Experiment:
 
 
 def load_experiments(project: Project) -> dict[str, Experiment]:
-    params = load_yaml(project.root / "params.yaml") or {}
+    return experiments_in(load_yaml(project.root / "params.yaml") or {})
+
+
+def experiments_in(params: Any, source: str = "params.yaml") -> dict[str, Experiment]:
+    """The experiments a params document declares, their IDs and phases checked as names."""
     if not isinstance(params, dict):
-        raise UsageError("params.yaml must be a mapping")
+        raise UsageError(f"{source} must be a mapping")
     declared = params.get("experiments") or {}
     if not isinstance(declared, dict):
-        raise UsageError("params.yaml: 'experiments' must map IDs to settings")
+        raise UsageError(f"{source}: 'experiments' must map IDs to settings")
     out = {}
     for exp_id, body in declared.items():
-        exp_id = checked_id(exp_id, what="experiment ID", source="params.yaml")
+        exp_id = checked_id(exp_id, what="experiment ID", source=source)
         if not isinstance(body, dict) or "phase" not in body or "model" not in body:
-            raise UsageError(f"params.yaml: experiment {exp_id} needs 'phase' and 'model'")
+            raise UsageError(f"{source}: experiment {exp_id} needs 'phase' and 'model'")
         out[exp_id] = Experiment(
             id=exp_id,
             # the phase names a folder (models/<phase>/<ID>): one safe path component
-            phase=checked_id(body["phase"], what=f"phase of {exp_id}", source="params.yaml"),
+            phase=checked_id(body["phase"], what=f"phase of {exp_id}", source=source),
             model=str(body["model"]),
             params=dict(body),
             desc=str(body.get("desc", "")),

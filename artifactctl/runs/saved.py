@@ -225,6 +225,8 @@ def resolve_run(project: Project, run: str | os.PathLike[str]) -> Path:
     """
     text = os.fspath(run)
     candidate = Path(text)
+    if os.sep not in text and "/" not in text:
+        layout.validate_name(text, "run ID")  # before any stat: a 300-character name is input
     if os.sep in text or "/" in text or candidate.is_dir():
         path = candidate if candidate.is_absolute() else Path.cwd() / candidate
         if (path / layout.SAVED_RUN_MANIFEST).is_file() or (path / layout.RUN_MANIFEST).is_file():

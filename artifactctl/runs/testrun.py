@@ -63,12 +63,13 @@ def run_test(
     says so (``ok`` False, exit code 1) and lists the stages that did not run.
     """
     from artifactctl.dvc.yamlio import load_yaml
-    from artifactctl.registry.experiments import load_experiments
+    from artifactctl.registry.experiments import experiments_in, load_experiments
 
     name = layout.validate_name(layout.new_test_name() if name is None else name, "test name")
     experiments = check_experiments(project, experiments or [])
     overrides = overrides or {}
     params = apply_overrides(load_yaml(project.root / "params.yaml") or {}, overrides)
+    experiments_in(params, "params.yaml with the -S overrides")  # IDs and phases name folders
     stages = stages_for_test_run(project, params, experiments)
     ctx = Context(project, Mode.TEST, name, overrides)
     report = RunReport(
@@ -98,15 +99,20 @@ def run_test(
 
     registered = set(load_experiments(project))
     runner = _StageRunner(ctx, report.metric, ProductionGuard.watching(project, stages))
-    for stage in stages:
-        progress(stage.name, None)
-        result, problem = runner.run(stage)
-        result.experiment = stage.key if stage.key in registered else None
-        report.stages.append(result)
-        progress(stage.name, result)
-        if problem is not None:
-            report.fail(problem)
-            break
+    try:
+        for stage in stages:
+            progress(stage.name, None)
+            result, problem = runner.run(stage)
+            result.experiment = stage.key if stage.key in registered else None
+            report.stages.append(result)
+            progress(stage.name, result)
+            if problem is not None:
+                report.fail(problem)
+                break
+    except Exception:
+        manifest["status"] = "failed"  # never left "running" by an error
+        atomic_write_json(ctx.base / layout.RUN_MANIFEST, manifest)
+        raise
     report.stages += [StageResult(s.name, None, "skipped") for s in stages[len(report.stages) :]]
 
     manifest["status"] = "ok" if report.ok else "failed"
