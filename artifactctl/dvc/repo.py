@@ -270,10 +270,31 @@ def reproduce(
         from dvc.repo import lock_repo
 
         # One DVC lock over planning and running: nothing changes in between.
-        with lock_repo(repo):
+        with lock_repo(repo), interpreter_first_on_path():
             return _plan_and_run(repo, root, targets, force, approve, log_dir, on_start, on_end)
     finally:
         repo.close()
+
+
+@contextlib.contextmanager
+def interpreter_first_on_path() -> Iterator[None]:
+    """Stage commands say ``python ...``: give them the interpreter artifactctl runs in.
+
+    DVC runs stages with a copy of ``os.environ``, so without this a `make refresh`
+    (``.venv/bin/artifactctl``, venv not activated) ran stages with the system python.
+    """
+    import sys
+
+    saved = os.environ.get("PATH")
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_dir, saved]) if saved else bin_dir
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved
 
 
 def _plan_and_run(
