@@ -115,3 +115,41 @@ def test_unarchive_refuses_before_changing_anything_when_the_files_are_nowhere(
     after = snapshot(mate, list(before))
     assert after == before
     assert "v2-002" not in (mate / "params.yaml").read_text()
+
+
+def champion_in(repo: Path) -> tuple[str, str | None]:
+    doc = json.loads(ok(repo, "list", "--json"))
+    roles = {r["id"]: r.get("role") for r in doc["experiments"]}
+    current = [i for i, r in roles.items() if r == "champion"]
+    previous = [i for i, r in roles.items() if r == "previous"]
+    return current[0], (previous[0] if previous else None)
+
+
+def test_concurrent_promotions_in_two_clones_merge_to_the_same_champion(
+    pipeline_repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    ok(pipeline_repo, "promote", "v2-006")
+    ok(pipeline_repo, "promote", "v2-002", "--force", "--reason", "second")
+    share(pipeline_repo, "promote v2-006, then v2-002")
+    mate = clone(origin, tmp_path / "mate", tmp_path / "remote")
+    ok(mate, "pull")
+    # Concurrently: one clone promotes v2-001 (forced), the other rolls back.
+    ok(pipeline_repo, "promote", "v2-001", "--force", "--reason", "ours")
+    ok(mate, "rollback", "--reason", "theirs")
+    share(pipeline_repo, "promote v2-001")
+    ok(mate, "push")
+    commit_all(mate, "rollback")
+    git(mate, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    git(mate, "push", "-q", "origin", "HEAD:main")
+    git(pipeline_repo, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+
+    assert champion_in(mate) == champion_in(pipeline_repo)
+    for repo in (pipeline_repo, mate):
+        events = json.loads(ok(repo, "history", "--json"))["events"]
+        kinds = [(e["event"], e.get("reason")) for e in events]
+        assert ("promote", "ours") in kinds and ("rollback", "theirs") in kinds, kinds
+        assert len(kinds) == 4, kinds
+        ok(repo, "where", "champion")
+    assert snapshot(mate / PROD / "champion_current") == snapshot(
+        pipeline_repo / PROD / "champion_current"
+    )
