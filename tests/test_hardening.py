@@ -52,7 +52,7 @@ def _hostile_paths(victim: Path, depth: int) -> list[str]:
 # 1. unarchive deleted any directory named in archived.json
 
 
-@pytest.mark.parametrize("field", ["id", "from.model"])
+@pytest.mark.parametrize("field", ["id", "from.model", "files.model"])
 def test_unarchive_refuses_an_archived_record_pointing_outside(
     pipeline_repo: Path, sentinel: Path, field: str
 ) -> None:
@@ -62,6 +62,9 @@ def test_unarchive_refuses_an_archived_record_pointing_outside(
         record = json.loads(record_path.read_text())
         if field == "id":
             record["id"] = hostile
+        elif field == "files.model":  # a clone without the folder rebuilds it from these
+            md5 = next(iter(record["files"]["model"].values()))
+            record["files"]["model"] = {f"{hostile}/keep.txt": md5}
         else:
             record["from"]["model"] = hostile
         record_path.write_text(json.dumps(record))

@@ -35,7 +35,8 @@ from artifactctl.registry.folders import folder_hashes
 from artifactctl.registry.journaled import RECORD, archive_root, commit
 from artifactctl.registry.ledger import make_event, state_of
 from artifactctl.registry.outputs import stages
-from artifactctl.safepath import UntrustedMetadata, checked_id, contained
+from artifactctl.registry.restore import restore_archived_folders
+from artifactctl.safepath import UntrustedMetadata, checked_id, checked_md5, contained
 
 
 @dataclass
@@ -140,6 +141,8 @@ def unarchive(project: Project, exp_id: str) -> ArchiveResult:
                     f"{record['from'][key]} exists; unarchiving would overwrite it",
                     hint="move it away first",
                 )
+        # A teammate's clone has the record but not the git-ignored folders.
+        restore_archived_folders(project, dest, record)
         event = make_event("unarchive", exp_id, to_paths=record["from"])
         commit(project, {"kind": "unarchive", "event": event, "record": record})
     moved = _moves(project, dest, record)
@@ -180,7 +183,20 @@ def checked_record(project: Project, record: Any, exp_id: str) -> dict[str, Any]
         if artifacts != "." and not rel.startswith(artifacts + "/"):
             raise UntrustedMetadata(f"{source}: from.{key} {rel!r} is not under {artifacts}/")
         origins[key] = rel
-    for key in ("dvc_lock", "files"):
-        if not isinstance(record.get(key) or {}, dict):
-            raise UntrustedMetadata(f"{source}: {key!r} must be a mapping")
+    if not isinstance(record.get("dvc_lock") or {}, dict):
+        raise UntrustedMetadata(f"{source}: 'dvc_lock' must be a mapping")
+    _check_files(record.get("files") or {}, source)
     return record
+
+
+def _check_files(files: Any, source: str) -> None:
+    """files.model / files.experiment: {path inside that folder: md5}, rebuilt from the cache."""
+    if not isinstance(files, dict):
+        raise UntrustedMetadata(f"{source}: 'files' must be a mapping")
+    for key in ("model", "experiment"):
+        listed = files.get(key) or {}
+        if not isinstance(listed, dict):
+            raise UntrustedMetadata(f"{source}: files.{key} must map paths to md5s")
+        for rel, md5 in listed.items():
+            contained(None, rel, what=f"a files.{key} path", source=source)
+            checked_md5(md5, what=f"md5 of {rel}", source=source)
