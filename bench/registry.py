@@ -1,26 +1,44 @@
-"""Promotion gates: the vectorised paired bootstrap vs a per-resample loop, in-process.
+"""Promotion gates: the bootstrap in-process, and the whole gates in a fresh process.
 
-Both compute the same p-value and interval (checked) from the same seeded draws; the
-baseline is the loop people usually write (one numpy metric call per resample).
+- The paired bootstrap vs the per-resample loop people usually write, on the same
+  seeded draws (rows as units, up to ``bootstrap.MAX_UNITS`` rows: the p-value is
+  checked equal).
+- The gates as ``promote`` runs them, in a child process (wall time and peak RSS):
+  read both predictions.csv files (the baseline's rows in another order, so the
+  rows are really paired by row_id), pair them, run the bootstrap (rmse, 2,000
+  resamples). Against version 1 of the same steps in a child process too
+  (csv.DictReader into lists, a dict per row to pair them, rows as units at every
+  size), whose p-value and interval are those of method version 1.
+
+Usage: python -m bench [--quick] registry   (--quick: 100,000 rows; else 100,000 and 1,000,000)
 """
 
 from __future__ import annotations
 
+import csv
+import math
+import shutil
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from bench.common import Row
+from bench.common import Row, measure
+
+RESAMPLES = 2000
+SEED = 1
 
 
 def _loop_bootstrap(actual, cand, base, resamples: int, seed: int):  # type: ignore[no-untyped-def]
     import numpy as np
 
+    from artifactctl.registry.bootstrap import CELLS, CHUNK
+
     rng = np.random.default_rng(seed)
     n = len(actual)
     out = np.empty(resamples)
     done = 0
-    from artifactctl.registry.gates import CELLS, CHUNK
-
     chunk = max(1, min(CHUNK, CELLS // n))
     while done < resamples:  # same draws as gates.paired_bootstrap
         idx = rng.integers(0, n, size=(min(chunk, resamples - done), n), dtype=np.int32)
@@ -42,24 +60,24 @@ def _median_seconds(func, runs: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-def run(quick: bool = False) -> list[Row]:
+def _bootstrap_rows(quick: bool) -> list[Row]:
     import numpy as np
 
     from artifactctl.registry.gates import paired_bootstrap
 
     rows = []
     runs = 3 if quick else 5
-    for n in (1_000, 10_000) if quick else (1_000, 10_000, 100_000):
+    for n in (1_000, 10_000) if quick else (1_000, 10_000, 16_384):
         rng = np.random.default_rng(0)
         actual = rng.normal(0, 2, n)
         cand = actual + rng.normal(0, 1.0, n)
         base = actual + rng.normal(0, 1.05, n)
-        kw = {"metric": "rmse", "direction": "lower", "resamples": 2000, "seed": 1}
+        kw = {"metric": "rmse", "direction": "lower", "resamples": RESAMPLES, "seed": SEED}
         ours = paired_bootstrap(actual, cand, base, **kw)
-        assert abs(ours[2] - _loop_bootstrap(actual, cand, base, 2000, 1)) < 1e-12
+        assert abs(ours[2] - _loop_bootstrap(actual, cand, base, RESAMPLES, SEED)) < 1e-12
         args = (actual, cand, base)
         fast = _median_seconds(lambda a=args, k=kw: paired_bootstrap(*a, **k), runs)
-        slow = _median_seconds(lambda a=args: _loop_bootstrap(*a, 2000, 1), runs)
+        slow = _median_seconds(lambda a=args: _loop_bootstrap(*a, RESAMPLES, SEED), runs)
         rows.append(
             Row(
                 "gates",
@@ -71,3 +89,134 @@ def run(quick: bool = False) -> list[Row]:
             )
         )
     return rows
+
+
+# ------------------------------------------------------------ the gates in a process
+
+
+def write_predictions(folder: Path, n: int) -> tuple[Path, Path]:
+    """Two predictions.csv files over the same n rows; the baseline's in another order."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(0, 2, n)
+    rows = np.arange(n)
+    order = rng.permutation(n)
+    paths = []
+    for name, noise, pick in (("candidate", 1.0, rows), ("baseline", 1.05, order)):
+        predicted = actual + rng.normal(0, noise, n)
+        path = folder / f"{name}.csv"
+        table = np.column_stack([rows[pick], actual[pick], predicted[pick]])
+        header = "row_id,actual,predicted"
+        np.savetxt(
+            path, table, fmt=("%d", "%.17g", "%.17g"), delimiter=",", header=header, comments=""
+        )
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def gates_now(candidate: str, baseline: str) -> str:
+    """What a child process runs: the gates as promote computes them (method version 2)."""
+    from artifactctl.config import Promotion
+    from artifactctl.registry.gates import evaluate_gates, read_predictions
+
+    result = evaluate_gates(
+        read_predictions(Path(candidate)),
+        read_predictions(Path(baseline)),
+        Promotion(resamples=RESAMPLES, seed=SEED),
+    )
+    return f"{result.p_value} {result.ci_low} {result.ci_high}"
+
+
+def gates_version_1(candidate: str, baseline: str) -> str:
+    """The same steps as artifactctl did them before method version 2 (for comparison)."""
+    import numpy as np
+
+    def read(path: str) -> tuple[list[str], object, object]:
+        ids, actual, predicted = [], [], []
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                ids.append(row["row_id"])
+                actual.append(float(row["actual"]))
+                predicted.append(float(row["predicted"]))
+        return ids, np.asarray(actual), np.asarray(predicted)
+
+    c_ids, actual, cand = read(candidate)
+    b_ids, _, base = read(baseline)
+    position = {rid: i for i, rid in enumerate(b_ids)}
+    base = base[np.asarray([position[rid] for rid in c_ids], dtype=np.int64)]
+    n = len(actual)
+    cols = [np.ascontiguousarray((actual - cand) ** 2), np.ascontiguousarray((actual - base) ** 2)]
+    rng = np.random.default_rng(SEED)
+    chunk = max(1, min(256, (1 << 21) // n))
+    improvements = np.empty(RESAMPLES)
+    for start in range(0, RESAMPLES, chunk):
+        size = min(chunk, RESAMPLES - start)
+        idx = rng.integers(0, n, size=(size, n), dtype=np.int32)
+        sums = np.column_stack([np.take(col, idx).sum(axis=1) for col in cols])
+        improvements[start : start + size] = np.sqrt(sums[:, 1] / n) - np.sqrt(sums[:, 0] / n)
+    p_value = (int(np.sum(improvements <= 0)) + 1) / (RESAMPLES + 1)
+    low, high = np.quantile(improvements, [0.025, 0.975])
+    return f"{p_value} {low} {high}"
+
+
+def _child(func: str, candidate: Path, baseline: Path, answer: Path) -> list[str]:
+    """A process that runs ``func`` and writes its p-value and interval to ``answer``."""
+    args = f"{str(candidate)!r}, {str(baseline)!r}"
+    code = f"from bench.registry import {func}; open({str(answer)!r}, 'w').write({func}({args}))"
+    return [sys.executable, "-c", code]
+
+
+def _answer(path: Path, cmd: list[str]) -> list[float]:
+    if not path.is_file():  # the child failed (a traceback exits 1, which measure accepts)
+        raise RuntimeError(f"no result from {cmd}: run it to see why")
+    return [float(x) for x in path.read_text().split()]
+
+
+def _process_rows(quick: bool) -> list[Row]:
+    rows = []
+    folder = Path(tempfile.mkdtemp(prefix="artifactctl-bench-gates-"))
+    cwd = Path(__file__).resolve().parent.parent
+    try:
+        for n in (100_000,) if quick else (100_000, 1_000_000):
+            candidate, baseline = write_predictions(folder, n)
+            ours_cmd = _child("gates_now", candidate, baseline, folder / "now.txt")
+            old_cmd = _child("gates_version_1", candidate, baseline, folder / "v1.txt")
+            runs = 3 if quick else 5
+            old_runs = 1 if n >= 1_000_000 else runs  # version 1 takes minutes at 1M rows
+            ours = measure(ours_cmd, runs, cwd=cwd)
+            old = measure(old_cmd, old_runs, cwd=cwd)
+            p_new, low_new, high_new = _answer(folder / "now.txt", ours_cmd)
+            p_old, low_old, high_old = _answer(folder / "v1.txt", old_cmd)
+            width = (high_new - low_new) / (high_old - low_old)
+            rows.append(
+                Row(
+                    "gates",
+                    f"promote's gates, {n:,} rows x 2,000 (read, pair, bootstrap)",
+                    ours.seconds,
+                    "version 1 (dict pairing, rows as units)",
+                    old.seconds,
+                    ours_rss_mib=ours.max_rss_mib,
+                    note=(
+                        f"target <= 3 s, <= 150 MiB; cpu {ours.cpu_seconds:.1f} s; "
+                        f"v1 {old.max_rss_mib:.0f} MiB; p {p_new:.2g} vs {p_old:.2g}, "
+                        f"CI width x{width:.3f}; {runs}/{old_runs} runs"
+                    ),
+                    extra={
+                        "cpu_seconds": ours.cpu_seconds,
+                        "v1_rss_mib": old.max_rss_mib,
+                        "p_value": p_new,
+                        "ci": [low_new, high_new],
+                        "v1_p_value": p_old,
+                        "v1_ci": [low_old, high_old],
+                    },
+                )
+            )
+            assert math.isfinite(width)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def run(quick: bool = False) -> list[Row]:
+    return _bootstrap_rows(quick) + _process_rows(quick)
