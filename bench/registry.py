@@ -16,7 +16,6 @@ Usage: python -m bench [--quick] registry   (--quick: 100,000 rows; else 100,000
 from __future__ import annotations
 
 import csv
-import math
 import shutil
 import statistics
 import sys
@@ -24,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Row, measure
+from bench.common import Row, median_of, run_once
 
 RESAMPLES = 2000
 SEED = 1
@@ -160,59 +159,72 @@ def gates_version_1(candidate: str, baseline: str) -> str:
     return f"{p_value} {low} {high}"
 
 
-def _child(func: str, candidate: Path, baseline: Path, answer: Path) -> list[str]:
-    """A process that runs ``func`` and writes its p-value and interval to ``answer``."""
-    args = f"{str(candidate)!r}, {str(baseline)!r}"
-    code = f"from bench.registry import {func}; open({str(answer)!r}, 'w').write({func}({args}))"
-    return [sys.executable, "-c", code]
+def child_main(func: str, candidate: str, baseline: str, answer: str) -> None:
+    """In the child: run ``func``, write its p-value, interval and peak RSS to ``answer``.
+
+    The peak is the process's own VmHWM: the ru_maxrss a parent gets from wait4 also
+    counts the parent's own memory at the fork (Linux carries it over the exec).
+    """
+    result = {"gates_now": gates_now, "gates_version_1": gates_version_1}[func](candidate, baseline)
+    status = Path("/proc/self/status").read_text()
+    peak_kib = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
+    )
+    Path(answer).write_text(f"{result} {peak_kib / 1024}")
 
 
-def _answer(path: Path, cmd: list[str]) -> list[float]:
-    if not path.is_file():  # the child failed (a traceback exits 1, which measure accepts)
-        raise RuntimeError(f"no result from {cmd}: run it to see why")
-    return [float(x) for x in path.read_text().split()]
+def _measure_child(func: str, candidate: Path, baseline: Path, runs: int) -> dict[str, float]:
+    """Medians of wall time, CPU time and peak RSS, and the p-value and interval."""
+    answer = candidate.parent / f"{func}.txt"
+    args = ", ".join(repr(str(x)) for x in (func, candidate, baseline, answer))
+    cmd = [sys.executable, "-c", f"from bench.registry import child_main; child_main({args})"]
+    cwd = Path(__file__).resolve().parent.parent
+    samples, peaks = [], []
+    for _ in range(runs):
+        answer.unlink(missing_ok=True)
+        samples.append(run_once(cmd, cwd))
+        if not answer.is_file():  # a traceback exits 1, which run_once accepts
+            raise RuntimeError(f"no result from {cmd}: run it to see why")
+        p_value, low, high, peak = (float(x) for x in answer.read_text().split())
+        peaks.append(peak)
+    med = median_of(samples)
+    return {
+        "seconds": med.seconds,
+        "cpu": med.cpu_seconds,
+        "rss": statistics.median(peaks),
+        "p": p_value,
+        "low": low,
+        "high": high,
+    }
 
 
 def _process_rows(quick: bool) -> list[Row]:
     rows = []
     folder = Path(tempfile.mkdtemp(prefix="artifactctl-bench-gates-"))
-    cwd = Path(__file__).resolve().parent.parent
     try:
         for n in (100_000,) if quick else (100_000, 1_000_000):
             candidate, baseline = write_predictions(folder, n)
-            ours_cmd = _child("gates_now", candidate, baseline, folder / "now.txt")
-            old_cmd = _child("gates_version_1", candidate, baseline, folder / "v1.txt")
             runs = 3 if quick else 5
-            old_runs = 1 if n >= 1_000_000 else runs  # version 1 takes minutes at 1M rows
-            ours = measure(ours_cmd, runs, cwd=cwd)
-            old = measure(old_cmd, old_runs, cwd=cwd)
-            p_new, low_new, high_new = _answer(folder / "now.txt", ours_cmd)
-            p_old, low_old, high_old = _answer(folder / "v1.txt", old_cmd)
-            width = (high_new - low_new) / (high_old - low_old)
+            old_runs = 1 if n >= 1_000_000 else runs  # version 1 takes a minute at 1M rows
+            new = _measure_child("gates_now", candidate, baseline, runs)
+            old = _measure_child("gates_version_1", candidate, baseline, old_runs)
+            width = (new["high"] - new["low"]) / (old["high"] - old["low"])
             rows.append(
                 Row(
                     "gates",
                     f"promote's gates, {n:,} rows x 2,000 (read, pair, bootstrap)",
-                    ours.seconds,
+                    new["seconds"],
                     "version 1 (dict pairing, rows as units)",
-                    old.seconds,
-                    ours_rss_mib=ours.max_rss_mib,
+                    old["seconds"],
+                    ours_rss_mib=new["rss"],
                     note=(
-                        f"target <= 3 s, <= 150 MiB; cpu {ours.cpu_seconds:.1f} s; "
-                        f"v1 {old.max_rss_mib:.0f} MiB; p {p_new:.2g} vs {p_old:.2g}, "
+                        f"target <= 3 s, <= 150 MiB; cpu {new['cpu']:.1f} s; "
+                        f"v1 {old['rss']:.0f} MiB; p {new['p']:.2g} vs {old['p']:.2g}, "
                         f"CI width x{width:.3f}; {runs}/{old_runs} runs"
                     ),
-                    extra={
-                        "cpu_seconds": ours.cpu_seconds,
-                        "v1_rss_mib": old.max_rss_mib,
-                        "p_value": p_new,
-                        "ci": [low_new, high_new],
-                        "v1_p_value": p_old,
-                        "v1_ci": [low_old, high_old],
-                    },
+                    extra={"ours": new, "version_1": old},
                 )
             )
-            assert math.isfinite(width)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return rows
