@@ -41,6 +41,8 @@ NON_SETTING_ENV = frozenset(
         # the named steps of crash-safe operations (artifactctl.journal.step)
         "ARTIFACTCTL_PAUSE_AT",
         "ARTIFACTCTL_PAUSE_SECONDS",
+        # `artifactctl serve --token` (artifactctl.cli.serve)
+        "ARTIFACTCTL_SERVE_TOKEN",
     }
 )
 

@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import artifactctl, invoke
+from support import artifactctl, dvc, init_repo, invoke
 
 from artifactctl.dvc.tracked import cache_object, read_manifest, tracked_outs
-from artifactctl.hashing.state import STATE_FILE, HashState
 
 MODEL_DIR = "artifacts/models/candidates/v2-006"
 MODEL = f"{MODEL_DIR}/model.joblib"
@@ -101,13 +100,11 @@ def age_folders(top: Path, seconds: float = 60) -> None:
 
 
 def test_verify_sees_extra_files_added_after_a_clean_check(pipeline_repo: Path) -> None:
-    """The folders of a clean tracked directory are remembered; any change shows."""
+    """A clean check leaves nothing behind that could hide a file added later."""
     top = pipeline_repo / MODEL_DIR
     age_files(pipeline_repo / "artifacts")
     age_folders(pipeline_repo / "artifacts")
-    assert run_verify(pipeline_repo)[0] == 0  # remembered: nothing extra in these folders
-    state = HashState(pipeline_repo / ".dvc" / "tmp" / "artifactctl" / STATE_FILE)
-    assert state.memo_get(f"walk:{MODEL_DIR}") is not None
+    assert run_verify(pipeline_repo)[0] == 0
     assert run_verify(pipeline_repo)[0] == 0
     (top / "notes.txt").write_text("stray\n")
     assert problems(run_verify(pipeline_repo)[1]) == {f"{MODEL_DIR}/notes.txt": "extra"}
@@ -412,3 +409,60 @@ def test_verify_json_stdout_is_only_json_from_the_console_script(pipeline_repo: 
     doc = json.loads(proc.stdout)
     assert problems(doc) == {TRAIN: "corrupted"}
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_the_console_script_names_one_missing_file_among_thousands(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    top = "artifacts/many"
+    n = 2100
+    for i in range(n):
+        path = repo / top / f"d{i % 10}" / f"f{i:05d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(100 + i % 50))
+    dvc(repo, "add", "-q", top)
+    first = artifactctl(repo, "verify", "--deep", top)
+    assert first.returncode == 0, first.stderr
+    assert "all ok" in first.stdout
+    (repo / top / "d1" / "f00011.bin").unlink()
+    again = artifactctl(repo, "verify", "--deep", "--json", top)
+    assert again.returncode == 1
+    doc = json.loads(again.stdout)
+    assert problems(doc) == {f"{top}/d1/f00011.bin": "missing"}
+    assert doc["summary"]["ok"] == n - 1
+
+
+def test_extra_files_are_what_the_walk_finds_beyond_the_record(tmp_path: Path) -> None:
+    from artifactctl.dvc.tracked import TrackedOut
+    from artifactctl.project import find_repo
+    from artifactctl.verify.extras import find_extras
+
+    for name in (".dvc", ".git"):
+        (tmp_path / name).mkdir()
+    top = tmp_path / "top"
+    recorded = [f"d{i % 3}/sub{i % 2}/f{i}.bin" for i in range(30)] + ["top.txt", "gone/x"]
+    for rel in recorded[:-1]:
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_bytes(b"x")
+    # new files beside recorded ones, a new folder, a recorded folder turned into a file,
+    # symlinks to a file (an extra file) and to a folder (not followed)
+    (top / "d0" / "new.bin").write_bytes(b"n")
+    (top / "d1" / "sub0" / "new2.bin").write_bytes(b"n")
+    (top / "fresh" / "deeper").mkdir(parents=True)
+    (top / "fresh" / "deeper" / "a").write_bytes(b"a")
+    shutil.rmtree(top / "d2" / "sub1")
+    (top / "d2" / "sub1").write_bytes(b"now a file")
+    os.symlink(top / "top.txt", top / "d0" / "link-to-file")
+    os.symlink(top / "fresh", top / "d0" / "link-to-folder")
+    out = TrackedOut("top", "0" * 32 + ".dir", None, None, True, "top.dvc", None)
+    files = {f"top/{rel}": "0" * 32 for rel in recorded}
+    extras = find_extras(find_repo(tmp_path), [out], {"top": files}, [])
+    assert sorted(c.path for c in extras) == [
+        "top/d0/link-to-file",
+        "top/d0/new.bin",
+        "top/d1/sub0/new2.bin",
+        "top/d2/sub1",
+        "top/fresh/deeper/a",
+    ]
+    assert {(c.state, c.kind, c.artifact, c.recorded_in) for c in extras} == {
+        ("extra", "workspace", "top", "top.dvc")
+    }

@@ -12,18 +12,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from artifactctl.dvc.stages import declared_kinds
-from artifactctl.dvc.yamlio import load_yaml, parse_cache
+from artifactctl.dvc.yamlio import load_yaml
 from artifactctl.errors import UsageError
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (7 ms at start-up)
-if TYPE_CHECKING:
-    from typing import Any
-
-# Parsed dvc.lock, dvc.yaml, params.yaml and .dvc files (see yamlio.parse_cache); inside
-# .dvc/tmp, which DVC git-ignores, next to artifactctl's other state.
-PARSE_CACHE = ".dvc/tmp/artifactctl/parsed.marshal"
 SKIP_DIRS = frozenset({".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__"})
 
 
@@ -52,8 +46,11 @@ def cache_object(cache_dir: Path, md5: str) -> Path:
 
 def read_manifest(cache_dir: Path, dir_md5: str) -> list[tuple[str, str]] | None:
     """(relpath, md5) pairs of a directory output, or None if its ``.dir`` object is absent."""
-    columns = read_manifest_columns(cache_dir, dir_md5)
-    return None if columns is None else list(zip(*columns, strict=True))
+    try:
+        data = json.loads(cache_object(cache_dir, dir_md5).read_bytes())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    return [(item["relpath"], item["md5"]) for item in data]
 
 
 def out_files(cache_dir: Path, out: TrackedOut) -> dict[str, str] | None:
@@ -68,76 +65,6 @@ def out_files(cache_dir: Path, out: TrackedOut) -> dict[str, str] | None:
     if manifest is None:
         return None
     return {f"{out.path}/{rel}": md5 for rel, md5 in manifest}
-
-
-def read_manifest_columns(
-    cache_dir: Path, dir_md5: str, memo: Path | None = None
-) -> tuple[list[str], list[str]] | None:
-    """(relpaths, md5s) of a directory output, or None if its ``.dir`` object is absent.
-
-    ``memo``: a folder where the columns are kept as marshal (a third of the time of
-    parsing the JSON of 20,000 entries), valid while the object's size, mtime and
-    inode stay the same.
-    """
-    path = cache_object(cache_dir, dir_md5)
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            sig = [st.st_size, st.st_mtime_ns, st.st_ino]
-            if memo is not None:
-                got = _recall(memo / f"{dir_md5}.marshal", sig)
-                if got is not None:
-                    return got
-            data = json.loads(fh.read())
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-    columns = [item["relpath"] for item in data], [item["md5"] for item in data]
-    if memo is not None:
-        _remember(memo, f"{dir_md5}.marshal", sig, columns)
-    return columns
-
-
-MEMO_KEEP = 8  # manifests remembered at most (the least recently written go first)
-
-
-# memo file -> (size, mtime_ns, inode) of what was read from it (see early.confirm)
-RECALLED: dict[str, tuple[int, int, int]] = {}
-
-
-def _recall(path: Path, sig: list[int]) -> tuple[list[str], list[str]] | None:
-    import marshal
-
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            got = marshal.loads(fh.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if (
-        isinstance(got, tuple)
-        and len(got) == 3
-        and got[0] == sig
-        and isinstance(got[1], list)
-        and isinstance(got[2], list)
-        and len(got[1]) == len(got[2])
-    ):
-        RECALLED[str(path)] = (st.st_size, st.st_mtime_ns, st.st_ino)
-        return got[1], got[2]
-    return None
-
-
-def _remember(memo: Path, name: str, sig: list[int], columns: tuple[list, list]) -> None:
-    import marshal
-
-    from artifactctl.fs.atomic import atomic_write_bytes
-
-    try:
-        atomic_write_bytes(memo / name, marshal.dumps((sig, *columns)))
-        kept = sorted(memo.glob("*.marshal"), key=lambda p: p.stat().st_mtime_ns)
-        for old in kept[:-MEMO_KEEP]:
-            old.unlink()
-    except OSError:
-        pass  # only a cache
 
 
 def _entry(item: dict[str, Any], base: PurePosixPath) -> tuple[str, dict[str, Any]]:
@@ -226,9 +153,8 @@ def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
 
 def tracked_outs(root: Path) -> list[TrackedOut]:
     """Every output DVC recorded in this repository, sorted by path."""
-    with parse_cache(root / PARSE_CACHE):
-        from_lock = lock_outs(root)
-        skip = [o.path for o in from_lock]
-        outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
+    from_lock = lock_outs(root)
+    skip = [o.path for o in from_lock]
+    outs = {o.path: o for o in dvcfile_outs(root, skip=skip)}
     outs.update({o.path: o for o in from_lock})
     return sorted(outs.values(), key=lambda o: o.path)

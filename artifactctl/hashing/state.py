@@ -8,11 +8,15 @@ from __future__ import annotations
 import marshal
 import os
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
+from artifactctl.fs.atomic import atomic_write_bytes
+
 RACY_NS = 2_000_000_000  # files modified this recently are never recorded in the state
-_MEMO = "\0"  # prefix of memo_put's keys: no path starts with NUL
 STATE_FILE = "hashes.marshal"  # under the project's state folder (see state_file)
+
+Entry = tuple[int, int, int, str]  # size, mtime_ns, inode, digest
 
 
 def state_file(project: object) -> Path:
@@ -24,39 +28,27 @@ class HashState:
     """Remembers (size, mtime_ns, inode) -> md5 so that unchanged files are not re-read.
 
     Kept as one marshal file (a dict of tuples: it loads in a third of the time JSON
-    takes) under artifactctl's state folder; keys are repository-relative paths. Only
-    hashes that were computed from the file as it is now are recorded, so a stale
-    entry can never vouch for new content.
+    takes, and a re-check of 20,000 files reads little else) under artifactctl's state
+    folder; keys are repository-relative paths. Only hashes computed from the file as
+    it is now are recorded, so a stale entry can never vouch for new content.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._data: dict[str, tuple] | None = None  # read on first use (see load)
         self._dirty = False
 
-    def load(self) -> None:
-        """Read the state file now (it is read on first use otherwise)."""
-        if self._data is not None:
-            return
-        self._data = {}
+    @cached_property
+    def _entries(self) -> dict[str, Entry]:
         if self.path is None:
-            return
+            return {}
         try:
-            with open(self.path, "rb") as fh:
-                data = marshal.loads(fh.read())
+            data = marshal.loads(self.path.read_bytes())
         except (OSError, EOFError, ValueError, TypeError):
-            return  # absent or unreadable: start afresh (it is only a cache)
-        if isinstance(data, dict):
-            self._data = data
-
-    @property
-    def _entries(self) -> dict[str, tuple]:
-        if self._data is None:
-            self.load()
-        assert self._data is not None
-        return self._data
+            return {}  # absent or unreadable: start afresh (it is only a cache)
+        return data if isinstance(data, dict) else {}
 
     def get(self, key: str, st: os.stat_result) -> str | None:
+        """The recorded digest of ``key`` if ``st`` is the file it was computed from."""
         entry = self._entries.get(key)
         if (
             type(entry) is tuple
@@ -68,42 +60,15 @@ class HashState:
             return entry[3]
         return None
 
-    def put(self, key: str, st: os.stat_result, md5: str) -> None:
-        self.put_raw(key, st.st_size, st.st_mtime_ns, st.st_ino, md5)
-
-    def put_raw(self, key: str, size: int, mtime_ns: int, inode: int, md5: str) -> None:
-        entry = (size, mtime_ns, inode, md5)
+    def put_pairs(self, fresh: Iterable[tuple[str, Entry]]) -> None:
+        """Record (key, (size, mtime_ns, inode, digest)) pairs."""
         entries = self._entries
-        if entries.get(key) != entry:  # re-hashing unchanged files needs no rewrite
-            entries[key] = entry
-            self._dirty = True
-
-    def put_pairs(self, fresh: Iterable[tuple[str, tuple[int, int, int, str]]]) -> None:
-        """Record (key, (size, mtime_ns, inode, md5)) pairs, as put_raw does for each."""
-        entries = self._entries
-        get = entries.get
-        changed = [(key, entry) for key, entry in fresh if get(key) != entry]
-        if changed:
+        changed = [(key, entry) for key, entry in fresh if entries.get(key) != entry]
+        if changed:  # re-hashing unchanged files needs no rewrite
             entries.update(changed)
-            self._dirty = True
-
-    def memo_get(self, name: str) -> object:
-        """Something else a command keeps here (not a file's hash), or None."""
-        return self._entries.get(_MEMO + name)
-
-    def memo_put(self, name: str, value: object) -> None:
-        key = _MEMO + name
-        if self._entries.get(key) != value:
-            self._entries[key] = value  # type: ignore[assignment]
-            self._dirty = True
-
-    def forget(self, key: str) -> None:
-        if self._entries.pop(key, None) is not None:
             self._dirty = True
 
     def save(self) -> None:
         if self.path is not None and self._dirty:
-            from artifactctl.fs.atomic import atomic_write_bytes
-
             atomic_write_bytes(self.path, marshal.dumps(self._entries))
             self._dirty = False

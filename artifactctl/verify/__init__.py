@@ -1,1 +1,1 @@
-"""verify."""
+"""``verify``: re-hash artifacts against what DVC and run manifests recorded (see ``check``)."""

@@ -5,33 +5,38 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from artifactctl.layout import RUN_MANIFEST, RUNS, SAVED_RUN_MANIFEST, TESTS
 from artifactctl.project import Project
-from artifactctl.verify.plan import _Group
+from artifactctl.verify.plan import Planned
 from artifactctl.verify.report import FileCheck
 
 
-def _find_runs(project: Project, skip: set[str]) -> list[tuple[str, str | None, str]]:
-    """(run folder, its manifest or None, kind) for test runs and saved runs.
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A test run or a saved run, with the manifest that lists its files."""
+
+    folder: str  # repository-relative
+    manifest: str  # repository-relative
+    kind: str  # test_run | saved_run
+
+
+def find_runs(project: Project, skip: set[str]) -> list[Run]:
+    """Test runs with a run.json, and saved runs anywhere under the artifacts root.
 
     ``skip``: folders not to search (DVC-tracked directories: DVC answers for them).
     """
     art = project.artifacts
-    runs: list[tuple[str, str | None, str]] = []
+    runs: list[Run] = []
     tests_dir = art / TESTS
     if tests_dir.is_dir():
         for entry in sorted(os.scandir(tests_dir), key=lambda e: e.name):
-            if entry.is_dir(follow_symlinks=False):
-                manifest = Path(entry.path) / RUN_MANIFEST
-                runs.append(
-                    (
-                        project.rel(Path(entry.path)),
-                        project.rel(manifest) if manifest.is_file() else None,
-                        "test_run",
-                    )
-                )
+            manifest = Path(entry.path) / RUN_MANIFEST
+            # a test run without a run.json is not verifiable: it is not counted either
+            if entry.is_dir(follow_symlinks=False) and manifest.is_file():
+                runs.append(_run(project, entry.path, manifest, "test_run"))
     stack = [art]
     while stack:
         current = stack.pop()
@@ -43,28 +48,36 @@ def _find_runs(project: Project, skip: set[str]) -> list[tuple[str, str | None, 
             if not entry.is_dir(follow_symlinks=False):
                 continue
             if entry.name == RUNS:
-                for run in sorted(os.scandir(entry.path), key=lambda e: e.name):
-                    manifest = Path(run.path) / SAVED_RUN_MANIFEST
-                    if run.is_dir(follow_symlinks=False) and manifest.is_file():
-                        runs.append(
-                            (project.rel(Path(run.path)), project.rel(manifest), "saved_run")
-                        )
+                runs += _saved_runs(project, entry.path)
             elif entry.name not in (".git", ".dvc") and entry.path not in skip:
                 stack.append(Path(entry.path))
-    # test runs without a run.json are not verifiable: keep them out of the count
-    return [r for r in runs if r[1] is not None]
+    return runs
 
 
-def _unfinished(manifest: Path) -> bool:
-    """A test run whose run.json says it is still running (written before the stages)."""
+def _saved_runs(project: Project, folder: str) -> list[Run]:
+    runs = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        manifest = Path(entry.path) / SAVED_RUN_MANIFEST
+        if entry.is_dir(follow_symlinks=False) and manifest.is_file():
+            runs.append(_run(project, entry.path, manifest, "saved_run"))
+    return runs
+
+
+def _run(project: Project, folder: str, manifest: Path, kind: str) -> Run:
+    return Run(project.rel(Path(folder)), project.rel(manifest), kind)
+
+
+def unfinished(project: Project, run: Run) -> bool:
+    """A run whose manifest says it is still running (written before the stages)."""
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data = json.loads((project.root / run.manifest).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and data.get("status") == "running"
 
 
-def _manifest_files(path: Path) -> dict | None:
+def manifest_files(path: Path) -> dict | None:
+    """The ``files`` table of a run manifest, or None if it cannot be read as one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -73,48 +86,41 @@ def _manifest_files(path: Path) -> dict | None:
     return files if isinstance(files, dict) else None
 
 
-def _plan_run(
-    project: Project, run_dir: str, manifest: str | None, kind: str, checks: list[FileCheck]
-) -> list[_Group]:
-    assert manifest is not None
-    files = _manifest_files(project.root / manifest)
+def plan_run(project: Project, run: Run) -> tuple[Planned | None, list[FileCheck]]:
+    """The run's files with their recorded SHA-256 and size, and the verdicts known
+    without hashing (an unreadable manifest, a listed path that leaves the run folder)."""
+    files = manifest_files(project.root / run.manifest)
     if files is None:
-        checks.append(
-            FileCheck(
-                manifest,
-                "unreadable",
-                kind,
-                run_dir,
-                manifest,
-                algorithm="sha256",
-                detail="manifest is not valid JSON with a 'files' table",
-            )
+        unreadable = FileCheck(
+            run.manifest,
+            "unreadable",
+            run.kind,
+            run.folder,
+            run.manifest,
+            algorithm="sha256",
+            detail="manifest is not valid JSON with a 'files' table",
         )
-        return []
-    paths: list[str] = []
-    rels: list[str] = []
-    expects: list[str] = []
-    sizes: list[int | None] = []
+        return None, [unreadable]
+    planned = Planned(run.kind, run.folder, run.manifest, "sha256", {})
+    refused: list[FileCheck] = []
     for rel, entry in sorted(files.items()):
-        entry = entry if isinstance(entry, dict) else {}
+        path = f"{run.folder}/{rel}"
         parts = PurePosixPath(rel).parts
         if PurePosixPath(rel).is_absolute() or ".." in parts or not parts:
-            checks.append(
+            refused.append(
                 FileCheck(
-                    f"{run_dir}/{rel}",
+                    path,
                     "unreadable",
-                    kind,
-                    run_dir,
-                    manifest,
+                    run.kind,
+                    run.folder,
+                    run.manifest,
                     "sha256",
                     detail="path in the manifest points outside the run folder",
                 )
             )
             continue
-        expected = entry.get("sha256")
-        size = entry.get("size")
-        paths.append(f"{project.root}/{run_dir}/{rel}")
-        rels.append(f"{run_dir}/{rel}")
-        expects.append(str(expected or ""))
-        sizes.append(size if isinstance(size, int) else None)
-    return [_Group((kind, run_dir, manifest, "sha256"), paths, rels, expects, sizes=sizes)]
+        entry = entry if isinstance(entry, dict) else {}
+        planned.files[path] = str(entry.get("sha256") or "")
+        if isinstance(entry.get("size"), int):
+            planned.sizes[path] = entry["size"]
+    return planned, refused
