@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from artifactctl.errors import UsageError
+from artifactctl.errors import EnvironmentProblem, UsageError
 
 COLUMNS = ("row_id", "actual", "predicted")
 READ_ROWS = 1 << 14  # rows per parsed chunk: only this many Python strings are alive at once
@@ -51,7 +51,9 @@ def read_predictions(path: Path) -> Predictions:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-        raise UsageError(f"{path} changed while it was read", hint="run the command again")
+        raise EnvironmentProblem(
+            f"{path} changed while it was read", hint="another command is writing it; run again"
+        )
     return table.predictions(md5, str(path))
 
 

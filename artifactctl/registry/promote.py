@@ -117,20 +117,25 @@ def promote(
         raise UsageError("--force needs --reason TEXT: a forced promotion is recorded with it")
     request = _Request(exp_id, against, force, reason, dry_run)
     if dry_run:
-        inputs = _inputs(project, request)
-        return _outcome(project, request, inputs, _compute(project, inputs))
+        return _evaluate(project, request)[2]
     if project.has_journals():
         with project.lock():  # finish an interrupted operation before reading the registry
             pass
-    inputs = _inputs(project, request)
-    result = _compute(project, inputs)  # no lock held: other commands go on meanwhile
+    inputs, result, outcome = _evaluate(project, request)  # no lock held: others go on
     with project.lock():
-        now = _inputs(project, request)
-        if not inputs.same_as(now):  # another command changed what the gates read
-            inputs, result = now, _compute(project, now)
-        outcome = _outcome(project, request, inputs, result)
+        if not inputs.same_as(_inputs(project, request)):
+            # Another command changed what the gates read: compute them again, now that
+            # nothing can change any more.
+            inputs, result, outcome = _evaluate(project, request)
         _record(project, request, inputs, result, outcome)
     return outcome
+
+
+def _evaluate(project: Project, request: _Request) -> tuple[_Inputs, GateResult, PromoteResult]:
+    """Check the inputs, run the gates, and say what promoting would do (nothing written)."""
+    inputs = _inputs(project, request)
+    result = _compute(project, inputs)
+    return inputs, result, _outcome(project, request, inputs, result)
 
 
 def _inputs(project: Project, request: _Request) -> _Inputs:
