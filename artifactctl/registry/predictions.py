@@ -76,6 +76,7 @@ def _parse(text: TextIO, lines: int, name: str) -> _Table:
         raise UsageError(f"{name} lacks column(s) {', '.join(missing)}")
     table = _Table(capacity=lines)
     dtype = np.dtype([("row_id", object), ("actual", float), ("predicted", float)])
+    columns = [header.index(c) for c in COLUMNS]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy warns when the last read finds no rows
         while True:
@@ -85,7 +86,7 @@ def _parse(text: TextIO, lines: int, name: str) -> _Table:
                 delimiter=",",
                 quotechar='"',
                 comments=None,
-                usecols=[header.index(c) for c in COLUMNS],
+                usecols=columns,
                 max_rows=READ_ROWS,
                 ndmin=1,
             )
