@@ -8,6 +8,7 @@ tests on the reference pipeline are marked slow.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -682,3 +683,21 @@ def test_reference_stage_run_by_hand_in_production_refuses_to_replace(
     assert proc.returncode != 0
     assert "refusing to replace" in proc.stderr
     assert model.read_bytes() == old
+
+
+def test_refresh_runs_stages_with_artifactctls_interpreter_without_an_activated_venv(
+    tiny: Path, tmp_path: Path
+) -> None:
+    # A PATH whose `python` is the system one (no artifactctl, no typer): `make refresh`
+    # calls .venv/bin/artifactctl with the venv not activated.
+    system_bin = tmp_path / "system-bin"
+    system_bin.mkdir()
+    (system_bin / "python").symlink_to(
+        shutil.which("python3", path="/usr/bin:/bin") or "/bin/false"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = f"{system_bin}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    result = artifactctl(tiny, "refresh", "--exp", "e-2", "--force", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    ran = {s["stage"] for s in json.loads(result.stdout)["stages"] if s["status"] == "ran"}
+    assert ran == {"prep", "fit@e-2"}

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from artifactctl.sync.pull import PullReport
     from artifactctl.sync.push import PushReport
+    from artifactctl.sync.registry_objects import RegistryTransfer
 
 
 def _progress(out: Any):  # type: ignore[no-untyped-def]
@@ -95,6 +96,7 @@ def render_pull(console: Console, report: PullReport) -> None:
     if not report.ok:
         verdict = f"[red]{counts['failed']} file(s) failed verification[/red]"
     console.print(f"\n{report.fetched} object(s) downloaded; {verdict}")
+    _render_registry(console, report.registry, "on the remote")
     if counts["modified"]:
         console.print(
             "locally modified files were left alone: `artifactctl pull --force` backs "
@@ -130,6 +132,8 @@ def render_push(console: Console, report: PushReport) -> None:
         ("preserved, local differs (not pushed)", str(len(report.held_back))),
         ("missing from the local cache", str(len(report.missing_from_cache))),
     ]
+    if report.registry is not None:
+        rows.append(("registry objects (champions, archive)", str(report.registry.objects)))
     console.print(
         table(f"push to '{report.remote}'", ["", "count"], rows, justify_right=("count",))
     )
@@ -140,3 +144,14 @@ def render_push(console: Console, report: PushReport) -> None:
         )
     for rel in report.missing_from_cache[:20]:
         console.print(f"[red]missing from cache[/red] {rel}")
+    _render_registry(console, report.registry, "in this clone")
+
+
+def _render_registry(console: Console, registry: RegistryTransfer | None, where: str) -> None:
+    if registry is None or not registry.missing:
+        return
+    console.print(
+        f"[yellow]{len(registry.missing)} object(s) the registry refers to (champions, "
+        f"archived experiments) are not {where}[/yellow]: {', '.join(registry.missing[:5])}; "
+        "push them from the clone that promoted or archived them"
+    )

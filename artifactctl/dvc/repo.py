@@ -207,6 +207,29 @@ def push(root: Path, targets: list[str] | None, remote: str, jobs: int | None = 
         repo.close()
 
 
+def cache_files(root: Path, files: Iterable[tuple[Path, str]]) -> None:
+    """Copy workspace files (already hashed: ``(path, md5)``) into the DVC cache."""
+    with session(root) as repo, dvc_errors("adding files to the DVC cache"):
+        for path, md5 in files:
+            repo.cache.local.add(os.fspath(path), repo.fs, md5, hardlink=False)
+
+
+def transfer_objects(
+    root: Path, md5s: Iterable[str], remote: str, *, upload: bool, jobs: int | None = None
+) -> int:
+    """Push (``upload``) or fetch the objects ``md5s``; the count moved (absent ones skipped)."""
+    wanted = sorted(set(md5s))
+    if not wanted:
+        return 0
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    action = f"pushing to remote '{remote}'" if upload else f"fetching from remote '{remote}'"
+    with session(root) as repo, _remote_op(action):
+        move = repo.cloud.push if upload else repo.cloud.pull
+        result = move([HashInfo("md5", m) for m in wanted], jobs=jobs or None, remote=remote)
+    return len(result.transferred)
+
+
 def edit_config(root: Path, level: str, changes: dict[str, Any]) -> None:
     """Merge ``changes`` ({section: {key: value}}) into DVC's config at ``level`` (repo/local).
 
@@ -270,10 +293,28 @@ def reproduce(
         from dvc.repo import lock_repo
 
         # One DVC lock over planning and running: nothing changes in between.
-        with lock_repo(repo):
+        with lock_repo(repo), interpreter_first_on_path():
             return _plan_and_run(repo, root, targets, force, approve, log_dir, on_start, on_end)
     finally:
         repo.close()
+
+
+@contextlib.contextmanager
+def interpreter_first_on_path() -> Iterator[None]:
+    """Stage commands say ``python ...``: DVC runs them with ``os.environ``, so put the
+    interpreter artifactctl runs in first (`make refresh` with the venv not activated)."""
+    import sys
+
+    saved = os.environ.get("PATH")
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_dir, saved]) if saved else bin_dir
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved
 
 
 def _plan_and_run(

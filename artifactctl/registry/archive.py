@@ -35,6 +35,7 @@ from artifactctl.registry.folders import folder_hashes
 from artifactctl.registry.journaled import RECORD, archive_root, commit
 from artifactctl.registry.ledger import make_event, state_of
 from artifactctl.registry.outputs import stages
+from artifactctl.registry.restore import restore_archived_folders
 
 
 @dataclass
@@ -138,6 +139,8 @@ def unarchive(project: Project, exp_id: str) -> ArchiveResult:
                     f"{record['from'][key]} exists; unarchiving would overwrite it",
                     hint="move it away first",
                 )
+        # A teammate's clone has the record but not the git-ignored folders.
+        restore_archived_folders(project, dest, record)
         event = make_event("unarchive", exp_id, to_paths=record["from"])
         commit(project, {"kind": "unarchive", "event": event, "record": record})
     moved = _moves(project, dest, record)

@@ -4,7 +4,7 @@
 the champions' model folders. Copies, not links: DVC may link workspace files to
 its cache (hardlink/symlink/reflink cache types), and a link shared with the
 cache would let an edit of the copy corrupt the cache object; copies of a few
-model files are cheap. ``champion.json`` beside them is a git-tracked pointer
+model files are cheap. ``champion.json`` beside them is a git-ignored pointer
 (ID, phase and each file's md5) derived from the ledger; since the md5s are
 DVC's, the same objects stay in the DVC cache, and a fresh clone rebuilds the
 copies from the pulled model folders or the cache.
@@ -36,7 +36,9 @@ CURRENT = "champion_current"
 PREVIOUS = "champion_previous"
 POINTER = "champion.json"
 STAGING = ".staging"
-GITIGNORE = f"/{CURRENT}/\n/{PREVIOUS}/\n/{STAGING}/\n"
+# champion.json is derived from the ledger: tracked, two clones' versions would conflict
+# in every merge; ignored, each clone rebuilds it from the merged ledger.
+GITIGNORE = f"/{CURRENT}/\n/{PREVIOUS}/\n/{STAGING}/\n/{POINTER}\n"
 
 
 def production_dir(project: Project) -> Path:

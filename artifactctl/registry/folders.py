@@ -28,9 +28,9 @@ def matches(folder: Path, files: dict[str, str]) -> bool:
     return all(md5_file(present[rel]) == md5 for rel, md5 in files.items())
 
 
-def ensure_ignored(folder: Path, lines: str) -> None:
-    """Add to ``folder/.gitignore`` each of ``lines`` it lacks, keeping what is there."""
-    path = folder / ".gitignore"
+def ensure_ignored(folder: Path, lines: str, name: str = ".gitignore") -> None:
+    """Add to ``folder/.gitignore`` (or ``name``) each of ``lines`` it lacks, keeping the rest."""
+    path = folder / name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -31,11 +31,13 @@ from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_text
 from artifactctl.project import Project
+from artifactctl.registry.folders import ensure_ignored
 
 LEDGER = "ledger.jsonl"
 SCHEMA = "artifactctl.ledger/1"
 
 
+MERGE_ATTRIBUTES = f"/{LEDGER} merge=union\n"
 JOURNAL_OP = "registry"  # the crash journal of promote, rollback, archive and unarchive
 
 
@@ -49,6 +51,30 @@ def ledger_path(project: Project) -> Path:
 
 
 def read_events(project: Project) -> list[dict[str, Any]]:
+    """The events in replay order: a total order that does not depend on git's merge order.
+
+    Clones append concurrently and git merges the ledger as a union of lines
+    (``.gitattributes``), so file order differs between clones. Each event
+    carries ``seq`` (one more than the highest it saw; an old event without one
+    counts its line number); concurrent events share a ``seq`` and are ordered by
+    ``time``, then ``event_id``: of two concurrent promotions the later one wins.
+    """
+    seen: set[str] = set()
+    keyed = []
+    for number, event in _read_lines(project):
+        key = str(event.get("event_id", ""))
+        if key and key in seen:
+            continue  # the same event brought in twice (a cherry-pick, a re-merge)
+        seen.add(key)
+        keyed.append(((_seq(number, event), str(event.get("time", "")), key), event))
+    return [event for _, event in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _seq(number: int, event: dict[str, Any]) -> int:
+    return int(event.get("seq", number))
+
+
+def _read_lines(project: Project) -> list[tuple[int, dict[str, Any]]]:
     path = ledger_path(project)
     try:
         text = path.read_text(encoding="utf-8")
@@ -67,7 +93,9 @@ def read_events(project: Project) -> list[dict[str, Any]]:
             ) from None
         if not isinstance(event, dict) or "event" not in event:
             raise UsageError(f"{project.rel(path)} line {number} is not a ledger event")
-        events.append(event)
+        if not isinstance(event.get("seq", 0), int):
+            raise UsageError(f"{project.rel(path)} line {number}: seq is not a number")
+        events.append((number, event))
     return events
 
 
@@ -85,11 +113,20 @@ def make_event(kind: str, exp_id: str, **fields: Any) -> dict[str, Any]:
 
 def append_event(project: Project, event: dict[str, Any]) -> bool:
     """Add ``event`` unless an event with its ``event_id`` is already there (idempotent)."""
-    events = read_events(project)
-    if any(e.get("event_id") == event["event_id"] for e in events):
+    events = _read_lines(project)
+    if any(e.get("event_id") == event["event_id"] for _, e in events):
         return False
-    lines = [json.dumps(e, sort_keys=True) for e in [*events, event]]
-    atomic_write_text(ledger_path(project), "\n".join(lines) + "\n")
+    seq = max((_seq(n, e) for n, e in events), default=0) + 1
+    line = json.dumps({**event, "seq": seq}, sort_keys=True)
+    path = ledger_path(project)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    # Appended, never rewritten: git's union merge keeps both clones' new lines.
+    ensure_ignored(path.parent, MERGE_ATTRIBUTES, name=".gitattributes")
+    sep = "" if not text or text.endswith("\n") else "\n"
+    atomic_write_text(path, text + sep + line + "\n")
     return True
 
 

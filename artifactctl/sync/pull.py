@@ -56,6 +56,7 @@ from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
 from artifactctl.sync.progress import ProgressFactory, disk_io, no_progress
 from artifactctl.sync.pull_journal import begin_journal, restore_preserved
+from artifactctl.sync.registry_objects import RegistryTransfer, fetch_registry_objects
 
 PULL_SCHEMA = "artifactctl.pull/1"
 PULL_STATES = ("pulled", "unchanged", "preserved", "backed_up", "modified", "extra", "failed")
@@ -76,6 +77,7 @@ class PullReport:
     files: list[FileResult]
     verified: bool
     restored: list[str] = field(default_factory=list)
+    registry: RegistryTransfer | None = None  # None: targets were named
 
     @property
     def counts(self) -> dict[str, int]:
@@ -98,6 +100,7 @@ class PullReport:
             "summary": self.counts,
             "backups": {f.path: f.backup for f in self.files if f.backup},
             "restored_from_journal": self.restored,
+            "registry": self.registry.to_dict() if self.registry else None,
             "files": [asdict(f) for f in self.files],
         }
 
@@ -135,6 +138,9 @@ def pull(
             raise
         report.restored = restore_preserved(project, journal)
         journal.finish()
+        if not targets:
+            # Champions (even of since retrained experiments) and archived folders.
+            report.registry = fetch_registry_objects(project, remote_name, jobs)
         return report
 
 

@@ -9,6 +9,7 @@ from artifactctl.project import Project
 from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
 from artifactctl.sync.progress import ProgressFactory, disk_io, no_progress
+from artifactctl.sync.registry_objects import RegistryTransfer, push_registry_objects
 
 PUSH_SCHEMA = "artifactctl.push/1"
 
@@ -21,6 +22,7 @@ class PushReport:
     outputs: int
     held_back: list[str]  # preserved files whose local content differs from DVC's record
     missing_from_cache: list[str]
+    registry: RegistryTransfer | None = None  # None: targets were named
 
     def to_dict(self) -> dict:
         return {
@@ -32,6 +34,7 @@ class PushReport:
             "outputs": self.outputs,
             "preserved_not_pushed": self.held_back,
             "missing_from_cache": self.missing_from_cache,
+            "registry": self.registry.to_dict() if self.registry else None,
         }
 
 
@@ -67,7 +70,9 @@ def push(
             disk_io("rchar", advance),
         ):
             pushed = dvcrepo.push(project.root, push_targets, remote_name, jobs)
-    return PushReport(remote_name, pushed, len(objects), len(outs), held, sorted(missing))
+        # A teammate's clone rebuilds champions and unarchives from these (issue 14).
+        registry = None if targets else push_registry_objects(project, remote_name, jobs)
+    return PushReport(remote_name, pushed, len(objects), len(outs), held, sorted(missing), registry)
 
 
 def _preserved_differing(project: Project, files: dict[str, str], rules: list[str]) -> list[str]:
