@@ -8,18 +8,12 @@ default remote lacks it), ok.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from artifactctl.dvc.stages import expected_stages
-from artifactctl.dvc.tracked import (
-    TrackedOut,
-    cache_object,
-    read_manifest,
-    tracked_outs,
-)
+from artifactctl.dvc.tracked import TrackedOut, objects_absent, out_files, tracked_outs
 from artifactctl.hashing import walk_relpaths
 from artifactctl.hashing.many import hash_many
 from artifactctl.hashing.state import HashState, state_file
@@ -109,20 +103,21 @@ def collect_status(
     jobs: int = 0,
 ) -> StatusReport:
     top = project.settings.artifacts_root.strip("/")
-    outs = select_outs(
-        project, tracked_outs(project.root), paths, default="" if top == "." else top
-    )
+    every_out = tracked_outs(project.root)
+    outs = select_outs(project, every_out, paths, default="" if top == "." else top)
     state = HashState(state_file(project))
     cache = project.cache_dir
     prefix = re.escape(project.settings.registry.id_prefix)
     id_pattern = re.compile(prefix + r"\d+")
 
     # Expand every output into (workspace file, expected md5) pairs, then hash them all at once.
-    plans = [_plan(project.root, cache, out) for out in outs]
+    plans = [_plan(cache, out) for out in outs]
     base = str(project.root)
     files = [(f"{base}/{rel}", rel) for plan in plans for rel in plan.expected]
     hashed = {h.key: h for h in hash_many(files, state=state, jobs=jobs)}
     state.save()
+    cached = (m for out, plan in zip(outs, plans, strict=True) if out.cache for m in plan.objects)
+    absent = objects_absent(cache, cached)
 
     missing_remote: set[str] = set()
     remote_name = None
@@ -136,7 +131,7 @@ def collect_status(
 
     results = []
     for out, plan in zip(outs, plans, strict=True):
-        st, detail = _state(project.root, cache, out, plan, hashed, missing_remote)
+        st, detail = _state(project.root, out, plan, hashed, absent, missing_remote)
         results.append(
             ArtifactStatus(
                 path=out.path,
@@ -151,7 +146,7 @@ def collect_status(
                 detail=detail,
             )
         )
-    recorded = {o.stage for o in tracked_outs(project.root) if o.stage}
+    recorded = {o.stage for o in every_out if o.stage}
     never_run = [s for s in expected_stages(project.root) if s not in recorded] if not paths else []
     return StatusReport(
         str(project.root), project.settings.artifacts_root, results, cloud, remote_name, never_run
@@ -165,20 +160,24 @@ class _Plan:
     manifest_missing: bool = False
 
 
-def _plan(root: Path, cache: Path, out: TrackedOut) -> _Plan:
+def _plan(cache: Path, out: TrackedOut) -> _Plan:
     if out.md5 is None:
         return _Plan({}, set())
-    if not out.is_dir:
-        return _Plan({out.path: out.md5}, {out.md5} if out.cache else set())
-    manifest = read_manifest(cache, out.md5)
-    if manifest is None:
+    expected = out_files(cache, out)
+    if expected is None:
         return _Plan({}, {out.md5}, manifest_missing=True)
-    expected = {f"{out.path}/{rel}": md5 for rel, md5 in manifest}
+    if not out.is_dir:
+        return _Plan(expected, {out.md5} if out.cache else set())
     return _Plan(expected, {out.md5, *expected.values()})
 
 
 def _state(
-    root: Path, cache: Path, out: TrackedOut, plan: _Plan, hashed: dict, missing_remote: set[str]
+    root: Path,
+    out: TrackedOut,
+    plan: _Plan,
+    hashed: dict,
+    absent: set[str],
+    missing_remote: set[str],
 ) -> tuple[str, str]:
     target = root / out.path
     if out.md5 is None:
@@ -189,8 +188,8 @@ def _state(
         if plan.manifest_missing:
             return "not_in_cache", f"directory manifest {out.md5} is not in the cache"
         changed = [k for k, md5 in plan.expected.items() if hashed[k].md5 != md5]
-        present = {f"{out.path}/{rel}" for rel in walk_relpaths(target)}
-        extra = sorted(present - set(plan.expected))
+        on_disk = {f"{out.path}/{rel}" for rel in walk_relpaths(target)}
+        extra = on_disk.difference(plan.expected)
         if changed or extra:
             parts = []
             if changed:
@@ -203,9 +202,9 @@ def _state(
             return "modified", f"unreadable: {hashed[out.path].error}"
         return "modified", ""
     if out.cache:
-        absent = [m for m in plan.objects if not os.path.exists(cache_object(cache, m))]
-        if absent:
-            return "not_in_cache", f"{len(absent)} object(s) absent from the local cache"
+        lacking = plan.objects & absent
+        if lacking:
+            return "not_in_cache", f"{len(lacking)} object(s) absent from the local cache"
         if plan.objects & missing_remote:
             return "not_pushed", f"{len(plan.objects & missing_remote)} object(s) not on the remote"
     return "ok", ""

@@ -10,6 +10,8 @@ hashing, as for any recently written artifact):
   seconds each used (a figure that other load on the machine does not skew);
 - `verify` with nothing changed (the hash state vouches for every file) vs
   `dvc status` and `dvc data status` on the same repository;
+- `status` with nothing changed vs `verify` with nothing changed, on the same
+  repository and (not --quick) on one of 200,000 tiny tracked files;
 - peak RSS of each.
 """
 
@@ -25,10 +27,11 @@ from pathlib import Path
 from bench.common import BIN, Row, bench_env, interleaved
 
 BIG = "artifacts/data/big.bin"
+STATUS_FILES = 200_000  # the full run's status row: a repository of this many tiny files
 SMALL = "artifacts/data/small"
 
 
-def build_repo(base: Path, big_mib: int, small_files: int) -> Path:
+def build_repo(base: Path, big_mib: int, small_files: int, small_bytes: int = 4096) -> Path:
     repo = base / "repo"
     repo.mkdir()
     env = bench_env()
@@ -53,7 +56,7 @@ def build_repo(base: Path, big_mib: int, small_files: int) -> Path:
         folder = small / f"{i // 200:03d}"
         if i % 200 == 0:
             folder.mkdir(parents=True)
-        (folder / f"part-{i:05d}.bin").write_bytes(os.urandom(4096))
+        (folder / f"part-{i:06d}.bin").write_bytes(os.urandom(small_bytes))
     sh(str(BIN / "dvc"), "add", "-q", BIG, SMALL)
     sh("git", "add", "-A")
     sh("git", "commit", "-qm", "data")
@@ -138,9 +141,44 @@ def run(quick: bool = False) -> list[Row]:
                 )
             )
         rows[-1].note += f"; setup {setup:.0f} s; load average {os.getloadavg()[0]:.1f}"
-        return rows
+        rows.append(_status_row(repo, small_files + 1, runs))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    if not quick:
+        rows.append(_status_row_at(STATUS_FILES, runs))
+    return rows
+
+
+def _status_row_at(files: int, runs: int) -> Row:
+    """status vs verify on a repository of ``files`` tiny tracked files (its own)."""
+    base = Path(tempfile.mkdtemp(prefix="artifactctl-bench-status-"))
+    try:
+        started = time.perf_counter()
+        repo = build_repo(base, 0, files, small_bytes=64)
+        row = _status_row(repo, files + 1, runs)
+        row.note += f"; setup {time.perf_counter() - started:.0f} s"
+        return row
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _status_row(repo: Path, files: int, runs: int) -> Row:
+    """Warm `status` vs warm `verify` (the hash state vouches for every file), interleaved."""
+    ac = str(BIN / "artifactctl")
+    for cmd in ("verify", "status"):  # prime the hash state
+        subprocess.run([ac, cmd], cwd=repo, env=bench_env(), capture_output=True)
+    got = interleaved({"status": [ac, "status"], "verify": [ac, "verify"]}, runs, cwd=repo)
+    return Row(
+        f"re-check {files} unchanged files",
+        "status (state)",
+        got["status"].seconds,
+        "verify (state)",
+        got["verify"].seconds,
+        got["status"].max_rss_mib,
+        note=f"target <= 1.5x; CPU {got['status'].cpu_seconds:.2f}"
+        f" vs {got['verify'].cpu_seconds:.2f} s; verify {got['verify'].max_rss_mib:.0f} MiB;"
+        f" {runs} runs",
+    )
 
 
 def _rows(name: str, got: dict, nbytes: int, runs: int) -> list[Row]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +14,15 @@ from hypothesis import strategies as st
 
 from artifactctl.config import Promotion
 from artifactctl.errors import UsageError
-from artifactctl.registry.gates import Predictions, evaluate_gates, metric_value, paired_bootstrap
+from artifactctl.registry import bootstrap
+from artifactctl.registry.gates import (
+    Predictions,
+    align,
+    evaluate_gates,
+    metric_value,
+    paired_bootstrap,
+    read_predictions,
+)
 
 
 def preds(actual: np.ndarray, noise: float, seed: int, ids: list[str] | None = None) -> Predictions:
@@ -124,3 +135,136 @@ def test_swapping_candidate_and_baseline_mirrors_the_interval(
     assert (cv, bv) == pytest.approx((cv2, bv2))
     assert 0 < p1 <= 1 and 0 < p2 <= 1
     assert lo1 == pytest.approx(-hi2) and hi1 == pytest.approx(-lo2)
+
+
+# ------------------------------------------------------------ method version 2
+
+
+def version_1_bootstrap(
+    actual: np.ndarray, cand: np.ndarray, base: np.ndarray, metric: str, resamples: int, seed: int
+) -> tuple[float, float, float]:
+    """The bootstrap as version 1 computed it (rows as units, 256-resample batches)."""
+    rng = np.random.default_rng(seed)
+    n = len(actual)
+    ec, eb = actual - cand, actual - base
+    cols = [ec**2, eb**2] + ([actual, actual**2] if metric == "r2" else [])
+    out = np.empty(resamples)
+    chunk = max(1, min(256, (1 << 21) // n))
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        idx = rng.integers(0, n, size=(size, n), dtype=np.int32)
+        sums = np.column_stack([np.take(col, idx).sum(axis=1) for col in cols])
+        if metric == "rmse":
+            c_val, b_val = np.sqrt(sums[:, 0] / n), np.sqrt(sums[:, 1] / n)
+        else:
+            ss_tot = sums[:, 3] - sums[:, 2] ** 2 / n
+            c_val, b_val = 1 - sums[:, 0] / ss_tot, 1 - sums[:, 1] / ss_tot
+        out[start : start + size] = (b_val - c_val) * (1 if metric == "rmse" else -1)
+    p_value = (int(np.sum(out <= 0)) + 1) / (resamples + 1)
+    low, high = np.quantile(out, [0.025, 0.975])
+    return p_value, float(low), float(high)
+
+
+@pytest.mark.parametrize(
+    ("n", "metric"), [(300, "rmse"), (5000, "r2"), (bootstrap.MAX_UNITS, "rmse")]
+)
+def test_up_to_max_units_rows_the_bootstrap_is_version_1_draw_for_draw(n: int, metric: str) -> None:
+    rng = np.random.default_rng(n)
+    actual = rng.normal(0, 2, n)
+    cand, base = actual + rng.normal(0, 1, n), actual + rng.normal(0, 1.03, n)
+    direction = "lower" if metric == "rmse" else "higher"
+    kw = {"metric": metric, "direction": direction, "resamples": 300, "seed": 11}
+    _, _, p_value, low, high = paired_bootstrap(actual, cand, base, **kw)
+    want = version_1_bootstrap(actual, cand, base, metric, 300, 11)
+    assert (p_value, low, high) == pytest.approx(want, rel=1e-12, abs=1e-15)
+
+
+def test_beyond_max_units_rows_are_resampled_in_buckets_with_the_rows_spread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    n = 20_000
+    rng = np.random.default_rng(5)
+    actual = rng.normal(0, 2, n)
+    cand, base = actual + rng.normal(0, 1, n), actual + rng.normal(0, 1.02, n)
+    kw = {"metric": "rmse", "direction": "lower", "resamples": 2000, "seed": 3}
+    rows = bootstrap.resampled_improvements(actual, cand, base, **kw)
+    monkeypatch.setattr(bootstrap, "MAX_UNITS", 2048)
+    assert bootstrap.resampling_units(n) == 2048
+    buckets = bootstrap.resampled_improvements(actual, cand, base, **kw)
+    # Same centre and spread as resampling the rows themselves, within Monte-Carlo error.
+    assert np.std(buckets) == pytest.approx(np.std(rows), rel=0.08)
+    assert np.mean(buckets) == pytest.approx(np.mean(rows), abs=0.1 * np.std(rows))
+    # Reproducible with the seed, different with another one.
+    again = bootstrap.resampled_improvements(actual, cand, base, **kw)
+    assert np.array_equal(buckets, again)
+    other = bootstrap.resampled_improvements(actual, cand, base, **{**kw, "seed": 4})
+    assert not np.array_equal(buckets, other)
+
+
+def test_gate_result_records_the_method_and_its_units() -> None:
+    result = evaluate_gates(preds(ACTUAL, 0.5, 2), preds(ACTUAL, 1.5, 3), SETTINGS).to_dict()
+    assert (result["method"], result["method_version"]) == ("paired-bootstrap", 2)
+    assert result["units"] == result["n_rows"] == len(ACTUAL)
+    assert bootstrap.resampling_units(10**6) == bootstrap.MAX_UNITS
+
+
+# ------------------------------------------------------ reading and pairing rows
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_predictions_files_are_read_as_csv_with_their_md5(tmp_path: Path) -> None:
+    text = (
+        'predicted,note,actual,row_id\r\n2.5,x,1,"a,b"\r\n4,"multi\nline",3,é\r\n\r\nnan,,5,#7\r\n'
+    )
+    pred = read_predictions(write(tmp_path / "p.csv", text))
+    assert pred.row_ids.tolist() == [b"a,b", "é".encode(), b"#7"]
+    assert pred.actual.tolist() == [1.0, 3.0, 5.0]
+    assert pred.predicted[:2].tolist() == [2.5, 4.0] and np.isnan(pred.predicted[2])
+    assert pred.md5 == hashlib.md5(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("row_id,actual\n1,2\n", "lacks column(s) predicted"),
+        ("", "lacks column(s) row_id, actual, predicted"),
+        ("row_id,actual,predicted\n1,,2\n", "cannot read"),
+        ("row_id,actual,predicted\n1,x,2\n", "cannot read"),
+        ("row_id,actual,predicted\n1,2\n", "cannot read"),
+    ],
+)
+def test_malformed_predictions_are_bad_input(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        read_predictions(write(tmp_path / "p.csv", text))
+
+
+def test_rows_from_files_pair_with_rows_given_as_str(tmp_path: Path) -> None:
+    ids = ["é", "a,b", "longer-than-eight-bytes", ""]
+    lines = "".join(f'"{rid}",{i},{i * 2}\n' for i, rid in enumerate(ids))
+    from_file = read_predictions(write(tmp_path / "p.csv", "row_id,actual,predicted\n" + lines))
+    given = Predictions(ids[::-1], np.arange(4.0)[::-1], np.zeros(4))
+    actual, cand, base = align(from_file, given)
+    assert actual.tolist() == [0, 1, 2, 3] and cand.tolist() == [0, 2, 4, 6]
+    assert base.tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("width", [3, 12])  # short IDs sort as integers, long ones as bytes
+def test_a_file_that_repeats_a_row_id_is_refused(width: int) -> None:
+    ids = [f"{i:0{width}d}" for i in (1, 2, 3, 2)]
+    twice = Predictions(ids, np.zeros(4), np.zeros(4), source="cand.csv")
+    once = Predictions([f"{i:0{width}d}" for i in (1, 2, 3, 4)], np.zeros(4), np.zeros(4))
+    for c, b in ((twice, once), (twice, twice)):
+        with pytest.raises(UsageError, match=r"cand\.csv repeats row_id"):
+            align(c, b)
+
+
+@pytest.mark.parametrize("width", [3, 12])
+def test_different_rows_are_counted_on_each_side(width: int) -> None:
+    c = Predictions([f"{i:0{width}d}" for i in (1, 2, 3, 4)], np.zeros(4), np.zeros(4))
+    b = Predictions([f"{i:0{width}d}" for i in (4, 3, 9)], np.zeros(3), np.zeros(3))
+    with pytest.raises(UsageError, match=r"\(2 row\(s\) only in the candidate, 1 only in the"):
+        align(c, b)

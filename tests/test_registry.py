@@ -271,3 +271,64 @@ def test_list_show_and_history(pipeline_repo: Path) -> None:
     ]
     assert all(e["user"] and e["time"] and e["gates"].endswith("passed") for e in history)
     run(pipeline_repo, "show", "v2-404", code=2)
+
+
+# ------------------------------------------- gates computed outside the repository lock
+
+
+def test_promote_dry_run_takes_no_lock(pipeline_repo: Path) -> None:
+    with find_repo(pipeline_repo).lock():  # as a long pull or clean would hold it
+        env = {"ARTIFACTCTL_LOCK_TIMEOUT": "0"}
+        result = invoke(pipeline_repo, "promote", "v2-006", "--dry-run", "--json", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["passed"]
+        # A real promote still needs the lock to record its result: exit 3.
+        assert invoke(pipeline_repo, "promote", "v2-006", env=env).exit_code == 3
+    assert not (pipeline_repo / TESTS).exists()
+
+
+def test_promote_computes_again_when_the_champion_changed_while_its_gates_ran(
+    pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from artifactctl.registry import promote as promote_module
+
+    project = find_repo(pipeline_repo)
+    interleaved: list[str] = []
+
+    def meanwhile(name: str) -> None:
+        # Another promote commits while this one computes its gates (no lock is held yet).
+        if name == "promote-gates-computing" and not interleaved:
+            interleaved.append(name)
+            promote_module.promote(project, "v2-006")
+
+    monkeypatch.setattr(promote_module, "journal_step", meanwhile)
+    result = promote_module.promote(project, "v2-002")
+    # Computed first against the baseline v2-001; recorded against the new champion.
+    assert (result.baseline, result.baseline_role, result.promoted) == ("v2-006", "champion", True)
+    assert [(e["id"], e.get("replaced")) for e in events(pipeline_repo)] == [
+        ("v2-006", None),
+        ("v2-002", "v2-006"),
+    ]
+    assert not (pipeline_repo / TESTS / "v2-002_vs_v2-001.json").exists()
+    test = json.loads((pipeline_repo / TESTS / "v2-002_vs_v2-006.json").read_text())
+    assert test["baseline_role"] == "champion" and test["passed"]
+
+
+def test_promotion_tests_record_their_method_and_old_ones_stay_readable(
+    pipeline_repo: Path,
+) -> None:
+    run(pipeline_repo, "promote", "v2-006")
+    test = json.loads((pipeline_repo / TESTS / "v2-006_vs_v2-001.json").read_text())
+    assert (test["method"], test["method_version"], test["units"]) == (
+        "paired-bootstrap",
+        2,
+        test["n_rows"],
+    )
+    # A test written before method versions existed (version 1) is still listed by `show`.
+    old = {k: v for k, v in test.items() if k not in ("method", "method_version", "units")}
+    (pipeline_repo / TESTS / "v2-002_vs_v2-001.json").write_text(
+        json.dumps({**old, "candidate": "v2-002"})
+    )
+    shown = json.loads(run(pipeline_repo, "show", "v2-001", "--json").stdout)
+    versions = {t["candidate"]: t["method_version"] for t in shown["promotion_tests"]}
+    assert versions == {"v2-002": 1, "v2-006": 2}

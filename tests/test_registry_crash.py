@@ -1,6 +1,7 @@
 """Invariant 5 for the registry: SIGKILL at every named step of promote, rollback, archive
 and unarchive leaves the old state or the new one, and the next command completes it.
-Two concurrent promotes are serialised by the repository lock.
+Two concurrent promotes are serialised by the repository lock; a promote computing its
+gates holds no lock, so a pull meanwhile succeeds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from crashsupport import kill_at, start_paused
 from support import BIN, artifactctl, invoke, snapshot
+from syncsupport import TRAIN, publish
 
 from artifactctl.project import find_repo
 from artifactctl.registry.ledger import read_events, replay
@@ -215,3 +217,24 @@ def test_committed_promote_whose_files_vanished_does_not_block_other_commands(
     assert champions(pipeline_repo) == ("v2-002", "v2-006")
     where = invoke(pipeline_repo, "where", "champion")
     assert where.exit_code == 1 and "dvc pull" in where.stderr
+
+
+def test_a_promote_computing_its_gates_does_not_make_a_concurrent_pull_fail(
+    pipeline_repo: Path,
+) -> None:
+    publish(pipeline_repo)
+    (pipeline_repo / TRAIN).unlink()  # something for the pull to do
+    gates = start_paused(pipeline_repo, "promote-gates-computing", "promote", "v2-006")
+    try:
+        # A pull that could not wait for the lock would fail fast with exit 3.
+        env = {"ARTIFACTCTL_LOCK_TIMEOUT": "1"}
+        pulled = invoke(pipeline_repo, "pull", "--json", env=env)
+        assert pulled.exit_code == 0, pulled.stderr
+        assert (pipeline_repo / TRAIN).is_file()
+        assert invoke(pipeline_repo, "push", env=env).exit_code == 0
+    finally:
+        gates.kill()
+    # The promote, killed before it took the lock, recorded nothing.
+    assert read_events(find_repo(pipeline_repo)) == []
+    assert recover_and_check(pipeline_repo) == (None, None)
+    assert not (pipeline_repo / "artifacts/experiments/promotion_tests").exists()

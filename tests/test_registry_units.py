@@ -102,3 +102,13 @@ def test_replay_is_a_stack_of_promotions() -> None:
     assert state.archived == {"v2-003"}
     state = replay([*events, make_event("rollback", "v2-001")])
     assert (state.current.id, state.previous) == ("v2-001", None)
+
+
+def test_added_words_yaml_1_1_reads_as_booleans_stay_strings(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(PARAMS)
+    body = {"phase": "candidates", "model": "ridge", "on": "yes", "off": "No", "flag": True}
+    assert add_experiment(path, "v2-007", body)
+    assert yaml.safe_load(path.read_text())["experiments"]["v2-007"] == body
+    assert remove_experiment(path, "v2-007") == body
+    assert path.read_text() == PARAMS

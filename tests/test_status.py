@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from support import artifactctl, dvc, invoke
 
 MODEL = "artifacts/models/candidates/v2-006/model.joblib"
@@ -98,3 +99,37 @@ def test_status_table_has_a_summary_line(pipeline_repo: Path) -> None:
     assert result.exit_code == 0
     assert "artifacts: " in result.stdout and "all ok" in result.stdout
     assert "models/candidates/v2-006/" in result.stdout
+
+
+def test_one_object_gone_from_a_cache_folder_is_found_by_listing_or_by_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from artifactctl.dvc import tracked
+
+    oids = [f"ab{i:030x}" for i in range(40)] + ["cd" + "0" * 30 + ".dir", "ef" + "1" * 30]
+    for oid in oids:
+        path = tracked.cache_object(tmp_path, oid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(oid)
+    tracked.cache_object(tmp_path, oids[3]).unlink()
+    tracked.cache_object(tmp_path, oids[-1]).unlink()
+    wanted = [*oids, "99" + "2" * 30]  # and one whose folder does not exist
+    expected = {oids[3], oids[-1], "99" + "2" * 30}
+    for list_at in (1, 32, 10_000):  # every folder listed; only the crowded one; none
+        monkeypatch.setattr(tracked, "LIST_AT", list_at)
+        assert tracked.objects_absent(tmp_path, wanted) == expected
+
+
+def test_status_names_the_one_object_missing_from_a_crowded_cache_folder(
+    pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from artifactctl.dvc import tracked
+    from artifactctl.project import find_repo
+
+    monkeypatch.setattr(tracked, "LIST_AT", 1)  # list every cache folder, as at 200,000 files
+    cache = find_repo(pipeline_repo).cache_dir
+    md5 = next(o.md5 for o in tracked.tracked_outs(pipeline_repo) if o.path == TRAIN and o.md5)
+    tracked.cache_object(cache, md5).unlink()
+    got = states(pipeline_repo)
+    assert got[TRAIN] == "not_in_cache"
+    assert {state for path, state in got.items() if path != TRAIN} == {"ok"}

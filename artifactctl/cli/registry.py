@@ -200,6 +200,8 @@ def _render_promote(console: Console, r: PromoteResult) -> None:
         f"{_fmt(t['improvement'])} ({int(t['ci']['level'] * 100)}% CI {_fmt(t['ci']['low'])}"
         f"..{_fmt(t['ci']['high'])}), {t['resamples']} paired resamples of {t['n_rows']} rows"
     )
+    if t.get("units") and t["units"] < t["n_rows"]:
+        title += f" (in {t['units']:,} random buckets)"
     console.print(table(title, ["gate", "value", "threshold", "result", "detail"], rows))
     if r.dry_run:
         verdict = "would be promoted" if r.passed else "would NOT be promoted"

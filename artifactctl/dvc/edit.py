@@ -105,7 +105,7 @@ def add_experiment(params_file: Path, exp_id: str, body: dict[str, Any] | str) -
         raise UsageError("params.yaml: 'experiments' must map IDs to settings")
     if exp_id in exps:
         return False
-    node = from_text(body) if isinstance(body, str) else CommentedMap(body)
+    node = from_text(body) if isinstance(body, str) else _mapping(body)
     keys = [str(k) for k in exps]
     position = sum(1 for k in keys if k < exp_id)
     if position >= len(keys):
@@ -114,6 +114,27 @@ def add_experiment(params_file: Path, exp_id: str, body: dict[str, Any] | str) -
         exps.insert(position, exp_id, node)
     _dump(yaml, data, params_file)
     return True
+
+
+# Words YAML 1.1 (PyYAML, which artifactctl reads params.yaml with) takes for a boolean or
+# null, where ruamel (YAML 1.2) writes them bare: quoted, they stay strings for both.
+YAML11_WORDS = frozenset(
+    form
+    for word in ("y", "yes", "n", "no", "true", "false", "on", "off", "null")
+    for form in (word, word.capitalize(), word.upper())
+) | {"~"}
+
+
+def _mapping(body: dict[str, Any]) -> Any:
+    """``body`` as a ruamel mapping whose strings read back as the same strings."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    def keep(value: Any) -> Any:
+        quote = isinstance(value, str) and value in YAML11_WORDS
+        return DoubleQuotedScalarString(value) if quote else value
+
+    return CommentedMap((keep(k), keep(v)) for k, v in body.items())
 
 
 def remove_experiment(params_file: Path, exp_id: str) -> dict[str, Any] | None:

@@ -175,6 +175,7 @@ class RegistryState:
     stack: list[Champion] = field(default_factory=list)  # promotions not rolled back
     high_water: dict[str, int] = field(default_factory=dict)  # prefix -> highest number
     archived: set[str] = field(default_factory=set)
+    head: tuple[int, str | None] = (0, None)  # how many events, and the last one's event_id
 
     @property
     def current(self) -> Champion | None:
@@ -202,6 +203,8 @@ def replay(events: list[dict[str, Any]], prefix: str = "") -> RegistryState:
             state.archived.add(exp_id)
         elif kind == "unarchive":
             state.archived.discard(exp_id)
+    if events:
+        state.head = (len(events), events[-1].get("event_id"))
     return state
 
 

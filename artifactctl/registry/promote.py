@@ -1,19 +1,28 @@
 """``promote`` a candidate to champion behind the statistical gates, and ``rollback``.
 
-Both run under the repository lock; once the gates passed (or were forced), the
+promote computes the gates with no lock held, so that pull, push and clean in the
+same repository go on meanwhile: it reads the registry and both experiments'
+predictions, runs the bootstrap, and only then takes the repository lock to record
+the result. Under the lock it checks that nothing the gates read has changed (the
+ledger, the two experiments and their outputs, the predictions' md5s, the
+candidate's metrics); if something did, it computes the gates again, this time
+under the lock, so the result recorded is always that of the inputs as they are.
+``--dry-run`` takes no lock at all. Once the gates passed (or were forced), the
 change is committed through a crash journal (:mod:`artifactctl.registry.journaled`):
 the promotion-test JSON, the ledger event, then the champion copies.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_json
+from artifactctl.hashing import md5_file
 from artifactctl.journal import step as journal_step
 from artifactctl.project import Project, git_commit
 from artifactctl.registry.experiments import (
@@ -31,6 +40,7 @@ if TYPE_CHECKING:
     from artifactctl.registry.gates import GateResult
 
 TEST_SCHEMA = "artifactctl.promotion_test/1"
+PREDICTIONS = "predictions.csv"
 
 
 @dataclass
@@ -60,6 +70,36 @@ def default_baseline(project: Project, exclude: str) -> str | None:
     return max(ids, key=id_order) if ids else None
 
 
+@dataclass(frozen=True)
+class _Request:
+    exp_id: str
+    against: str | None
+    force: bool
+    reason: str | None
+    dry_run: bool
+
+
+@dataclass
+class _Inputs:
+    """What the gates read; recording their result needs all of it unchanged."""
+
+    state: RegistryState
+    candidate: Experiment
+    baseline: Experiment
+    role: str
+    md5: dict[str, str] = field(default_factory=dict)  # predictions file -> md5 of what was read
+    metrics: dict[str, Any] = field(default_factory=dict)  # the candidate's metrics.json
+
+    def same_as(self, other: _Inputs) -> bool:
+        return (self.state.head, self.candidate, self.baseline, self.role, self.metrics) == (
+            other.state.head,
+            other.candidate,
+            other.baseline,
+            other.role,
+            other.metrics,
+        ) and all(_md5_or_none(Path(path)) == md5 for path, md5 in self.md5.items())
+
+
 def promote(
     project: Project,
     exp_id: str,
@@ -75,59 +115,122 @@ def promote(
     """
     if force and not (reason and reason.strip()):
         raise UsageError("--force needs --reason TEXT: a forced promotion is recorded with it")
+    request = _Request(exp_id, against, force, reason, dry_run)
+    if dry_run:
+        return _evaluate(project, request)[2]
+    if project.has_journals():
+        with project.lock():  # finish an interrupted operation before reading the registry
+            pass
+    inputs, result, outcome = _evaluate(project, request)  # no lock held: others go on
     with project.lock():
-        state = state_of(project)
-        candidate = _candidate(project, state, exp_id)
-        base_id, role = _baseline(project, state, exp_id, against)
-        baseline = get_experiment(project, base_id)
-        for exp in (candidate, baseline):
-            require_built(project, exp)
-            verify_experiment(project, exp)
-        result = _run_gates(project, candidate, baseline)
-        promote_it = (result.passed or force) and not dry_run
-        forced = promote_it and not result.passed
-        test = _test_document(result, exp_id, base_id, role, promote_it, forced, reason)
-        test["git_commit"] = git_commit(project.root)
-        if role == "champion" and state.current is not None:
-            # The gates read the champion experiment's predictions.csv; say whether its model
-            # folder still holds the promoted files (a `dvc repro` since may have retrained it).
-            test["baseline_is_champion_copy"] = matches(
-                baseline.model_dir(project), state.current.files
-            )
-        rel_test = f"{layout.PROMOTION_TESTS}/{exp_id}_vs_{base_id}.json"
-        test_path = project.artifacts / rel_test
-        outcome = PromoteResult(
-            candidate=exp_id,
-            baseline=base_id,
-            baseline_role=role,
-            test=test,
-            test_path=None if dry_run else project.rel(test_path),
-            passed=result.passed,
-            promoted=promote_it,
-            forced=forced,
-            dry_run=dry_run,
-            previous=state.current.id if (promote_it and state.current) else None,
+        if not inputs.same_as(_inputs(project, request)):
+            # Another command changed what the gates read: compute them again, now that
+            # nothing can change any more.
+            inputs, result, outcome = _evaluate(project, request)
+        _record(project, request, inputs, result, outcome)
+    return outcome
+
+
+def _evaluate(project: Project, request: _Request) -> tuple[_Inputs, GateResult, PromoteResult]:
+    """Check the inputs, run the gates, and say what promoting would do (nothing written)."""
+    inputs = _inputs(project, request)
+    result = _compute(project, inputs)
+    return inputs, result, _outcome(project, request, inputs, result)
+
+
+def _inputs(project: Project, request: _Request) -> _Inputs:
+    """The registry and both experiments, checked (every refusal is raised here)."""
+    state = state_of(project)
+    candidate = _candidate(project, state, request.exp_id)
+    base_id, role = _baseline(project, state, request.exp_id, request.against)
+    baseline = get_experiment(project, base_id)
+    for exp in (candidate, baseline):
+        require_built(project, exp)
+        verify_experiment(project, exp)
+    return _Inputs(state, candidate, baseline, role)
+
+
+def _compute(project: Project, inputs: _Inputs) -> GateResult:
+    """Read both predictions and run the gates (records what was read in ``inputs``)."""
+    from artifactctl.registry.gates import evaluate_gates, read_predictions
+
+    c_pred = read_predictions(inputs.candidate.experiment_dir(project) / PREDICTIONS)
+    b_pred = read_predictions(inputs.baseline.experiment_dir(project) / PREDICTIONS)
+    inputs.md5 = {p.source: p.md5 for p in (c_pred, b_pred) if p.md5}
+    inputs.metrics = read_metrics(inputs.candidate.experiment_dir(project))
+    journal_step("promote-gates-computing")  # inputs read; the bootstrap is next
+    return evaluate_gates(c_pred, b_pred, project.settings.promotion, inputs.metrics)
+
+
+def _md5_or_none(path: Path) -> str | None:
+    try:
+        return md5_file(path)
+    except OSError:
+        return None
+
+
+def _outcome(
+    project: Project, request: _Request, inputs: _Inputs, result: GateResult
+) -> PromoteResult:
+    """The promotion test document and the result, before anything is written."""
+    state, exp_id, base_id = inputs.state, request.exp_id, inputs.baseline.id
+    promote_it = (result.passed or request.force) and not request.dry_run
+    forced = promote_it and not result.passed
+    test = _test_document(result, exp_id, base_id, inputs.role, promote_it, forced, request.reason)
+    test["git_commit"] = git_commit(project.root)
+    if inputs.role == "champion" and state.current is not None:
+        # The gates read the champion experiment's predictions.csv; say whether its model
+        # folder still holds the promoted files (a `dvc repro` since may have retrained it).
+        test["baseline_is_champion_copy"] = matches(
+            inputs.baseline.model_dir(project), state.current.files
         )
-        if dry_run:
-            return outcome
-        if not promote_it:
-            atomic_write_json(test_path, test)
-            return outcome
-        journal_step("promote-gates")  # gates passed; nothing written yet
-        event = make_event(
-            "promote",
-            exp_id,
-            phase=candidate.phase,
-            files=folder_hashes(candidate.model_dir(project)),
-            against=base_id,
-            replaced=state.current.id if state.current else None,
-            forced=forced,
-            reason=reason,
-            test=project.rel(test_path),
-            gates=_gates_summary(result),
-        )
-        commit(project, {"kind": "promote", "event": event, "test": [rel_test, test]})
-        return outcome
+    return PromoteResult(
+        candidate=exp_id,
+        baseline=base_id,
+        baseline_role=inputs.role,
+        test=test,
+        test_path=None
+        if request.dry_run
+        else project.rel(project.artifacts / _test_rel(exp_id, base_id)),
+        passed=result.passed,
+        promoted=promote_it,
+        forced=forced,
+        dry_run=request.dry_run,
+        previous=state.current.id if (promote_it and state.current) else None,
+    )
+
+
+def _record(
+    project: Project,
+    request: _Request,
+    inputs: _Inputs,
+    result: GateResult,
+    outcome: PromoteResult,
+) -> None:
+    """Write the promotion test; on a promotion, commit it with the ledger event."""
+    rel_test = _test_rel(request.exp_id, inputs.baseline.id)
+    if not outcome.promoted:
+        atomic_write_json(project.artifacts / rel_test, outcome.test)
+        return
+    journal_step("promote-gates")  # gates passed; nothing written yet
+    state, candidate = inputs.state, inputs.candidate
+    event = make_event(
+        "promote",
+        candidate.id,
+        phase=candidate.phase,
+        files=folder_hashes(candidate.model_dir(project)),
+        against=inputs.baseline.id,
+        replaced=state.current.id if state.current else None,
+        forced=outcome.forced,
+        reason=request.reason,
+        test=project.rel(project.artifacts / rel_test),
+        gates=_gates_summary(result),
+    )
+    commit(project, {"kind": "promote", "event": event, "test": [rel_test, outcome.test]})
+
+
+def _test_rel(exp_id: str, base_id: str) -> str:
+    return f"{layout.PROMOTION_TESTS}/{exp_id}_vs_{base_id}.json"
 
 
 def _candidate(project: Project, state: RegistryState, exp_id: str) -> Experiment:
@@ -159,15 +262,6 @@ def _baseline(
     if base_id == exp_id:
         raise UsageError("an experiment cannot be tested against itself")
     return base_id, role
-
-
-def _run_gates(project: Project, candidate: Experiment, baseline: Experiment) -> GateResult:
-    from artifactctl.registry.gates import evaluate_gates, read_predictions
-
-    c_pred = read_predictions(candidate.experiment_dir(project) / "predictions.csv")
-    b_pred = read_predictions(baseline.experiment_dir(project) / "predictions.csv")
-    metrics = read_metrics(candidate.experiment_dir(project))
-    return evaluate_gates(c_pred, b_pred, project.settings.promotion, metrics)
 
 
 def _test_document(

@@ -221,7 +221,10 @@ def _promotion_tests(project: Project, exp_id: str) -> list[dict[str, Any]]:
             continue
         if isinstance(doc, dict) and exp_id in (doc.get("candidate"), doc.get("baseline")):
             keys = ("candidate", "baseline", "passed", "promoted", "p_value", "timestamp")
-            tests.append({"path": project.rel(path), **{k: doc.get(k) for k in keys}})
+            summary = {"path": project.rel(path), **{k: doc.get(k) for k in keys}}
+            # Tests written before the bootstrap had versions used version 1.
+            summary["method_version"] = doc.get("method_version", 1)
+            tests.append(summary)
     return tests
 
 

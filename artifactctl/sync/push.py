@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from artifactctl.dvc.tracked import cache_object
+from artifactctl.dvc.tracked import objects_absent
 from artifactctl.project import Project
 from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
@@ -59,7 +59,8 @@ def push(
         files = {rel: md5 for _, f in expanded for rel, md5 in (f or {}).items()}
         objects = {o.md5 for o in outs if o.md5} | set(files.values())
         cache = project.cache_dir
-        missing = sorted(rel for rel, md5 in files.items() if not cache_object(cache, md5).exists())
+        absent = objects_absent(cache, set(files.values()))
+        missing = sorted(rel for rel, md5 in files.items() if md5 in absent)
         missing += [o.path for o, f in expanded if f is None]
         held = _preserved_differing(project, files, rules)
         total = float(sum(o.size or 0 for o in outs)) or None
