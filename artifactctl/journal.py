@@ -41,7 +41,7 @@ class Repository(Protocol):
 # op name -> "module:function(project, journal) -> str" (a message for the user)
 RECOVERY: dict[str, str] = {
     "registry": "artifactctl.registry.core:recover",
-    "clean": "artifactctl.clean.retention:recover_clean",
+    "clean": "artifactctl.clean.apply:recover_clean",
     "pull": "artifactctl.sync.pull:recover_pull",
     # a production run killed after DVC began replacing registered artifacts
     "production-run": "artifactctl.runs.runner:recover_production_run",

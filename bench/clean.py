@@ -74,9 +74,8 @@ def run(quick: bool = False) -> list[Row]:
             str(BIN / "python"),
             "-c",
             "from artifactctl.project import find_repo\n"
-            "from artifactctl.clean.retention import apply_clean, plan_clean\n"
-            # the calls `clean --force` makes: runs measured as they are deleted
-            f"p = find_repo(); apply_clean(p, plan_clean(p, {KEEP}, 1000, measure=False))",
+            "from artifactctl.clean.apply import clean_runs\n"
+            f"clean_runs(find_repo(), {KEEP}, 1000, force=True)",
         ]
         got = interleaved(
             {

@@ -104,7 +104,6 @@ OVERSIZED: set[str] = {
     "artifactctl.registry.core",
     "artifactctl.runs.runner",
     "artifactctl.sync.pull",
-    "artifactctl.clean.retention",
 }
 
 
