@@ -51,12 +51,13 @@ def in_trash(repo: Path) -> int:
     return len(os.listdir(trash)) if trash.exists() else 0
 
 
-# step -> (runs left in artifacts/tests/, folders in the trash) when clean is killed there
+# step -> (runs left in artifacts/tests/, (fewest, most) folders in the trash) when killed there
 STEPS = {
-    "clean-journal": (RUNS, 0),  # the intent is durable, nothing moved
-    "clean-renaming": (RUNS - 1, 1),  # the first run moved into the trash
-    "clean-renamed": (1, RUNS - 1),  # every move durable, nothing deleted
-    "clean-deleting": (1, RUNS - 2),  # the first run deleted from the trash
+    "clean-journal": (RUNS, (0, 0)),  # the intent is durable, nothing moved
+    "clean-renaming": (RUNS - 1, (1, 1)),  # the first run moved into the trash
+    "clean-renamed": (1, (RUNS - 1, RUNS - 1)),  # every move durable, nothing deleted
+    # the first run deleted from the trash (the other threads may have deleted more)
+    "clean-deleting": (1, (0, RUNS - 2)),
 }
 
 
@@ -73,7 +74,9 @@ def test_sigkill_at_each_step_of_clean_force_leaves_runs_whole_or_gone(
     kill_at(repo, step, "clean", "--keep", "1", "--force")  # asserts it was still running
     assert journal_started(repo)
     left = [name for name in os.listdir(tests) if name != TRASH_DIR]
-    assert (len(left), in_trash(repo)) == STEPS[step]
+    runs_left, (fewest, most) = STEPS[step]
+    assert len(left) == runs_left
+    assert fewest <= in_trash(repo) <= most
 
     # Every run is either whole (identical files) or absent; nothing else is touched.
     for name in left:

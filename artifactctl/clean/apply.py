@@ -8,7 +8,8 @@ next command finish emptying the trash, and ``clean --force`` always does too.
 The named steps (``ARTIFACTCTL_PAUSE_AT``): ``clean-journal`` once the intent is
 durable, ``clean-renaming`` after each run moved into the trash,
 ``clean-renamed`` once every move is durable, ``clean-deleting`` after each
-folder of the trash is deleted. A step inside a loop pauses at every pass.
+folder of the trash is deleted (the other threads delete on meanwhile). A step
+inside a loop pauses at every pass.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from artifactctl.clean.plan import CleanPlan, Decision, plan_clean
 from artifactctl.clean.runs import TRASH_DIR, tests_root
 from artifactctl.errors import UsageError
-from artifactctl.fs.trees import is_dir_at, open_dir, remove
+from artifactctl.fs.trees import is_dir_at, open_dir, remove_all
 from artifactctl.journal import Journal
 from artifactctl.layout import TESTS
 from artifactctl.project import Project
@@ -120,8 +121,8 @@ def _move_to_trash(
 def _delete(trash_fd: int, names: list[str], journal: Journal) -> list[tuple[int, int]]:
     """Delete each of ``names`` in the trash; the (bytes, entries) each held."""
     figures = []
-    for name in names:
-        figures.append(remove(trash_fd, name))
+    for got in remove_all(trash_fd, names):
+        figures.append(got)
         journal.step("clean-deleting")
     return figures
 

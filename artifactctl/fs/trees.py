@@ -9,18 +9,27 @@ Sizes follow ``lstat``: every entry that is not a folder counts with its own
 size (a link counts as the link), folders count nothing. ``measure`` and
 ``remove`` report the same figures for the same tree, so removing a tree can
 report its size without a separate walk.
+
+``remove_all`` deletes many trees in threads: on a disk an unlink often waits
+for it (0.1-4 ms each on a cloud VM's ext4), and the threads overlap those
+waits (``os.unlink`` and friends release the GIL). Measured in README (Cleanup).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import stat
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # open() of a link with O_NOFOLLOW, or of a non-folder with O_DIRECTORY
 _NOT_A_FOLDER = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EMLINK})
+# Deleting waits on the disk, not on the cores: more threads than cores overlap more waits.
+REMOVE_THREADS = 8
 
 
 def open_dir(name: str | os.PathLike[str], dir_fd: int | None = None) -> int:
@@ -91,6 +100,12 @@ def remove(parent_fd: int, name: str) -> tuple[int, int]:
     with contextlib.suppress(OSError):
         os.rmdir(name, dir_fd=parent_fd)
     return size, files
+
+
+def remove_all(parent_fd: int, names: Iterable[str]) -> Iterator[tuple[int, int]]:
+    """``remove`` each of ``names`` (in ``parent_fd``) in threads; the figures of each, in order."""
+    with ThreadPoolExecutor(REMOVE_THREADS, thread_name_prefix="remove") as pool:
+        yield from pool.map(functools.partial(remove, parent_fd), names)
 
 
 def is_dir_at(parent_fd: int, name: str) -> bool:
