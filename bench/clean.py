@@ -109,11 +109,11 @@ def run(quick: bool = False) -> list[Row]:
             f"rm -rf the same {RUNS - KEEP}",
             rm.seconds,
             force.max_rss_mib,
-            note="target <= 2x rm -rf; interleaved",
+            note="target <= 2.5x rm -rf; interleaved",
         ),
         Row(
             "clean",
-            "plan_clean + apply_clean (python -c)",
+            "clean_runs(force=True) (python -c)",
             lib.seconds,
             f"rm -rf the same {RUNS - KEEP}",
             rm.seconds,
