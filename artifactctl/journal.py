@@ -41,7 +41,7 @@ class Repository(Protocol):
 # op name -> "module:function(project, journal) -> str" (a message for the user)
 RECOVERY: dict[str, str] = {
     "registry": "artifactctl.registry.journaled:recover",
-    "clean": "artifactctl.clean.retention:recover_clean",
+    "clean": "artifactctl.clean.apply:recover_clean",
     "pull": "artifactctl.sync.pull_journal:recover_pull",
     # a production run killed after DVC began replacing registered artifacts
     "production-run": "artifactctl.runs.production:recover_production_run",

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import init_repo, invoke, sha256, snapshot
 
-from artifactctl.clean.retention import TRASH_DIR, apply_clean, plan_clean
+from artifactctl.clean.apply import apply_clean
+from artifactctl.clean.plan import plan_clean
+from artifactctl.clean.runs import TRASH_DIR
 from artifactctl.layout import KEEP_MARKER, RUN_MANIFEST, RUN_SCHEMA
 from artifactctl.project import find_repo
 

@@ -1,20 +1,19 @@
-"""A SIGKILL in the middle of `clean --force` leaves every run whole or gone."""
+"""Invariant 5 for `clean --force`: a SIGKILL at each of its named steps leaves every run
+whole or gone, and the next command finishes the clean.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import BIN, artifactctl, init_repo, snapshot
+from crashsupport import kill_at
+from support import artifactctl, init_repo, snapshot
 
-from artifactctl.clean.retention import TRASH_DIR
+from artifactctl.clean.runs import TRASH_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -41,39 +40,30 @@ def crash_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     return repo, runs
 
 
-def _journal(repo: Path) -> Path:
-    return repo / ".dvc" / "tmp" / "artifactctl" / "journal"
-
-
 def journal_started(repo: Path) -> bool:
     """The clean's intent is durable (a journal folder holding intent.json)."""
-    root = _journal(repo)
+    root = repo / ".dvc" / "tmp" / "artifactctl" / "journal"
     return root.is_dir() and any((j / "intent.json").exists() for j in root.iterdir())
 
 
-def trash_exists(repo: Path) -> bool:
-    return (repo / "artifacts" / "tests" / TRASH_DIR).exists()
+def in_trash(repo: Path) -> int:
+    trash = repo / "artifacts" / "tests" / TRASH_DIR
+    return len(os.listdir(trash)) if trash.exists() else 0
 
 
-def some_runs_gone(repo: Path) -> bool:
-    return len(os.listdir(repo / "artifacts" / "tests")) < RUNS - 50
-
-
-def all_renamed(repo: Path) -> bool:
-    return len(os.listdir(repo / "artifacts" / "tests")) <= 2  # the newest run + the trash
-
-
-POINTS: dict[str, Callable[[Path], bool]] = {
-    "journal written": journal_started,
-    "renaming begun": trash_exists,
-    "renaming half done": some_runs_gone,
-    "emptying the trash": all_renamed,
+# step -> (runs left in artifacts/tests/, (fewest, most) folders in the trash) when killed there
+STEPS = {
+    "clean-journal": (RUNS, (0, 0)),  # the intent is durable, nothing moved
+    "clean-renaming": (RUNS - 1, (1, 1)),  # the first run moved into the trash
+    "clean-renamed": (1, (RUNS - 1, RUNS - 1)),  # every move durable, nothing deleted
+    # the first run deleted from the trash (the other threads may have deleted more)
+    "clean-deleting": (1, (0, RUNS - 2)),
 }
 
 
-@pytest.mark.parametrize("point", list(POINTS))
-def test_sigkill_during_clean_force_leaves_runs_whole_or_gone(
-    crash_template: tuple[Path, dict[str, dict]], tmp_path: Path, point: str
+@pytest.mark.parametrize("step", list(STEPS))
+def test_sigkill_at_each_step_of_clean_force_leaves_runs_whole_or_gone(
+    crash_template: tuple[Path, dict[str, dict]], tmp_path: Path, step: str
 ) -> None:
     template, runs = crash_template
     repo = tmp_path / "repo"
@@ -81,38 +71,29 @@ def test_sigkill_during_clean_force_leaves_runs_whole_or_gone(
     prod = repo / "artifacts" / "models" / "production" / "model.joblib"
     prod_bytes = prod.read_bytes()
     tests = repo / "artifacts" / "tests"
-    proc = subprocess.Popen(
-        [str(BIN / "artifactctl"), "clean", "--keep", "1", "--force"],
-        cwd=repo,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    reached = POINTS[point]
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and not reached(repo) and time.monotonic() < deadline:
-        pass
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "clean finished before the kill point"
-    assert journal_started(repo), "killed before the journal existed or after it finished"
+    kill_at(repo, step, "clean", "--keep", "1", "--force")  # asserts it was still running
+    assert journal_started(repo)
+    left = [name for name in os.listdir(tests) if name != TRASH_DIR]
+    runs_left, (fewest, most) = STEPS[step]
+    assert len(left) == runs_left
+    assert fewest <= in_trash(repo) <= most
 
     # Every run is either whole (identical files) or absent; nothing else is touched.
-    for name in os.listdir(tests):
-        if name == TRASH_DIR:
-            continue
+    for name in left:
         assert snapshot(tests / name) == runs[name], f"{name} is neither whole nor gone"
     assert prod.read_bytes() == prod_bytes
 
-    # The next command finishes the interrupted clean (or finds nothing to do), without crashing.
+    # The next command finishes the interrupted clean, without crashing.
     status = artifactctl(repo, "status", "--json")
     assert status.returncode in (0, 1), status.stderr
     assert "Traceback" not in status.stderr and "internal error" not in status.stderr
     assert "recovered an interrupted operation" in status.stderr
-    assert not journal_started(repo) and not trash_exists(repo), "status did not recover"
+    assert not journal_started(repo) and not (tests / TRASH_DIR).exists(), "no recovery"
+    assert sorted(os.listdir(tests)) == sorted(left)
     dry = artifactctl(repo, "clean", "--keep", "1", "--json")
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)
-    assert {d["name"] for d in plan["remove"]} == set(os.listdir(tests)) - {"run0000", TRASH_DIR}
+    assert {d["name"] for d in plan["remove"]} == set(left) - {"run0000"}
     done = artifactctl(repo, "clean", "--keep", "1", "--force")
     assert done.returncode == 0, done.stderr
     assert os.listdir(tests) == ["run0000"]

@@ -8,6 +8,7 @@ file, nothing changed outside the repository (a sentinel folder beside it), noth
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,9 @@ def test_a_fifo_named_run_json_or_as_a_run_name_is_not_waited_on(pipeline_repo: 
     os.mkfifo(run / "run.json")
     _no_hang(pipeline_repo, "verify")
     _no_hang(pipeline_repo, "show-run", "t1")
+    _no_hang(pipeline_repo, "clean")
+    _no_hang(pipeline_repo, "clean", "--force")
+    assert stat.S_ISFIFO(os.lstat(run / "run.json").st_mode)  # reported, never read or deleted
     os.mkfifo(pipeline_repo / "artifacts/tests/t2")
     assert "not a" in _no_hang(pipeline_repo, "run", "-n", "t2", codes=(2,))
 

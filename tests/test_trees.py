@@ -1,14 +1,13 @@
-"""trees: measuring and deleting folder trees by descriptor, in forked lanes, links unfollowed."""
+"""trees: measuring and deleting folder trees by descriptor (in threads), links never followed."""
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from support import snapshot
 
-from artifactctl.fs.trees import in_lanes, measure, open_dir, remove, remove_many
+from artifactctl.fs.trees import measure, open_dir, remove, remove_all
 
 
 def lstat_figures(top: Path) -> tuple[int, int]:
@@ -32,7 +31,7 @@ def make_tree(top: Path, i: int, outside: Path) -> None:
     (top / "experiments" / "link-to-file").symlink_to(outside / "keep.bin")
 
 
-def test_remove_many_deletes_every_tree_and_reports_its_lstat_figures_in_order(
+def test_remove_all_deletes_each_tree_and_reports_the_lstat_figures_measure_gives_in_order(
     tmp_path: Path,
 ) -> None:
     outside = tmp_path / "outside"
@@ -40,17 +39,18 @@ def test_remove_many_deletes_every_tree_and_reports_its_lstat_figures_in_order(
     (outside / "keep.bin").write_bytes(b"precious" * 100)
     before = snapshot(outside)
     parent = tmp_path / "trash"
-    names = [f"t{i:03d}" for i in range(150)]  # enough for several lanes on a multi-core machine
+    names = [f"t{i:03d}" for i in range(60)]  # more trees than threads
     for i, name in enumerate(names):
         make_tree(parent / name, i, outside)
+    # a link or a file named as a tree is unlinked as itself
     (parent / "loose-link").symlink_to(outside, target_is_directory=True)
+    (parent / "loose-file").write_bytes(b"loose")
     expected = [lstat_figures(parent / n) for n in names]
-    expected.append((os.lstat(parent / "loose-link").st_size, 1))
+    expected += [(os.lstat(parent / "loose-link").st_size, 1), (5, 1)]
     fd = open_dir(parent)
     try:
-        assert [measure(fd, n) for n in names] == expected[:-1]
-        # two lanes whatever the cores (and pytest's threads, which make lanes_for say 1)
-        assert remove_many(fd, [*names, "loose-link"], lanes=2) == expected
+        assert [measure(fd, n) for n in names] == expected[:-2]
+        assert list(remove_all(fd, [*names, "loose-link", "loose-file"])) == expected
     finally:
         os.close(fd)
     assert os.listdir(parent) == []
@@ -75,43 +75,3 @@ def test_open_dir_refuses_a_symlink(tmp_path: Path) -> None:
         return
     os.close(fd)
     raise AssertionError("open_dir followed a symlink")
-
-
-def test_in_lanes_returns_results_in_item_order_and_calls_before_once() -> None:
-    items = list(range(500))
-    for lanes in (None, 1, 3):
-        calls: list[int] = []
-
-        def before(calls: list[int] = calls) -> None:
-            calls.append(os.getpid())
-
-        results = in_lanes(items, lambda i: (i, i * i), before=before, lanes=lanes)
-        assert results == [(i, i * i) for i in items]
-        assert calls == [os.getpid()]
-
-
-def test_in_lanes_works_only_on_readied_items_batch_by_batch() -> None:
-    items = list(range(200))
-    readied = [range(0, 50), [], range(120, 200)]
-    results = in_lanes(items, lambda i: -i, ready=readied, lanes=2)
-    assert results == [-i if i < 50 or i >= 120 else None for i in items]
-
-
-def test_in_lanes_marks_the_items_of_a_lane_that_died_as_none(tmp_path: Path) -> None:
-    parent = os.getpid()
-    taken = tmp_path / "a forked lane took an item"
-
-    def work(i: int) -> int:
-        if os.getpid() != parent:
-            taken.touch()
-            os._exit(1)  # a forked lane dies on its first item without reporting anything
-        deadline = time.monotonic() + 30
-        while not taken.exists() and time.monotonic() < deadline:
-            time.sleep(0.001)  # let the forked lane take an item before this one drains the queue
-        return i
-
-    items = list(range(100))
-    results = in_lanes(items, work, lanes=2)
-    lost = [i for i, r in enumerate(results) if r is None]
-    assert len(lost) == 1  # the item the dead lane took: unknown, not made up
-    assert all(r == i for i, r in enumerate(results) if i not in lost)

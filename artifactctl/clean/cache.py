@@ -23,11 +23,12 @@ since other repositories' objects live there too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ class CacheReport:
                 "removed" if self.applied else "unused": len(self.unused),
                 "bytes_reclaimed" if self.applied else "bytes_reclaimable": self.bytes_unused,
             },
-            "unused": [o.__dict__ for o in self.unused],
+            "unused": [asdict(o) for o in self.unused],
             "warnings": self.warnings,
             "failures": self.failures,
         }
@@ -88,24 +89,29 @@ class CacheReport:
 
 def collect_cache(project: Project, force: bool = False) -> CacheReport:
     """The dry run (default) or the collection (``force``) of unused cache objects."""
-    cache = project.cache_dir
-    _refuse_shared(project, cache)
+    _refuse_shared(project, project.cache_dir)
     if not force:
         return plan_cache(project)
     with project.lock(), _dvc_lock(project):
         report = plan_cache(project)
-        removed = []
-        for obj in report.unused:
-            try:
-                os.unlink(cache / obj.path)
-                removed.append(obj)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                report.failures.append(f"{obj.path}: {exc.strerror or exc}")
-        report.unused = removed
-        report.applied = True
+        _delete_unused(project.cache_dir, report)
     return report
+
+
+def _delete_unused(cache: Path, report: CacheReport) -> None:
+    """Delete the report's unused objects; it then lists those removed, and the failures."""
+    removed = []
+    for obj in report.unused:
+        try:
+            os.unlink(cache / obj.path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            report.failures.append(f"{obj.path}: {exc.strerror or exc}")
+            continue
+        removed.append(obj)
+    report.unused = removed
+    report.applied = True
 
 
 def plan_cache(project: Project) -> CacheReport:
@@ -183,17 +189,18 @@ def _expand_dirs(cache: Path, named: set[str], warnings: list[str]) -> set[str]:
 # --- git refs ---------------------------------------------------------------
 
 
-def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
+def _git(root: Path, *args: str, data: bytes | None = None, check: bool = True) -> bytes:
+    """Standard output of ``git ARGS``; EnvironmentProblem if it fails (and ``check``)."""
     try:
         proc = subprocess.run(
             ["git", *args], cwd=root, input=data, capture_output=True, check=False
         )
     except FileNotFoundError:
         raise EnvironmentProblem("git is not installed", hint="install git") from None
-    if proc.returncode != 0:
+    if proc.returncode != 0 and check:
         message = proc.stderr.decode(errors="replace").strip().splitlines()
         raise EnvironmentProblem(f"git {args[0]} failed: {message[0] if message else ''}")
-    return proc.stdout
+    return proc.stdout if proc.returncode == 0 else b""
 
 
 def _ref_commits(root: Path) -> tuple[list[str], int]:
@@ -207,35 +214,38 @@ def _ref_commits(root: Path) -> tuple[list[str], int]:
             continue
         nrefs += 1
         oid = parts[1] if len(parts) == 3 else parts[0]  # annotated tag: the peeled object
-        kind = parts[-1]
-        if kind in ("commit", "tag"):
+        if parts[-1] in ("commit", "tag"):
             commits.add(oid)
-    head = subprocess.run(
-        ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True
-    )
-    if head.returncode == 0:
-        commits.add(head.stdout.decode().strip())
+    # before the first commit there is no HEAD (rev-parse fails, quietly)
+    if head := _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).decode().strip():
+        commits.add(head)
     return sorted(commits), nrefs
 
 
 def _md5s_in_commits(root: Path, commits: Iterable[str]) -> set[str]:
-    blobs: set[str] = set()
-    for commit in commits:
-        listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit)
-        for record in listing.split(b"\0"):
-            if not record:
-                continue
-            meta, _, path = record.partition(b"\t")
-            _mode, kind, oid = meta.split()
-            name = path.rsplit(b"/", 1)[-1]
-            if kind == b"blob" and (name == b"dvc.lock" or name.endswith(b".dvc")):
-                blobs.add(oid.decode())
+    """Every md5 named by a dvc.lock or .dvc file in the trees of these commits."""
+    blobs = sorted({oid for commit in commits for oid in _dvc_file_blobs(root, commit)})
     if not blobs:
         return set()
     md5s: set[str] = set()
-    for text in _cat_blobs(root, sorted(blobs)):
+    for text in _cat_blobs(root, blobs):
         md5s |= _md5s_in_yaml(text)
     return md5s
+
+
+def _dvc_file_blobs(root: Path, commit: str) -> set[str]:
+    """The blob ids of every dvc.lock and ``*.dvc`` file in the tree of ``commit``."""
+    blobs = set()
+    listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit)
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        _mode, kind, oid = meta.split()
+        name = path.rsplit(b"/", 1)[-1]
+        if kind == b"blob" and (name == b"dvc.lock" or name.endswith(b".dvc")):
+            blobs.add(oid.decode())
+    return blobs
 
 
 def _cat_blobs(root: Path, oids: list[str]) -> list[bytes]:
@@ -309,14 +319,7 @@ def _walk_following(top: Path, files: list[Path], seen: set[str]) -> None:
 def _protected_md5s(project: Project) -> set[str]:
     files = protected_files(project)
     state = HashState(state_file(project))
-    pairs = []
-    for path in files:
-        try:
-            key = project.rel(path)
-        except ValueError:
-            key = str(path)
-        pairs.append((path, key))
-    hashed = hash_many(pairs, state=state)
+    hashed = hash_many([(path, _display(project, path)) for path in files], state=state)
     state.save()
     return {h.md5 for h in hashed if h.md5}
 
@@ -324,22 +327,18 @@ def _protected_md5s(project: Project) -> set[str]:
 # --- DVC's own lock -----------------------------------------------------------
 
 
-class _dvc_lock:
+@contextlib.contextmanager
+def _dvc_lock(project: Project) -> Iterator[None]:
     """Hold DVC's repository lock, so no `dvc` command adds objects while we delete."""
+    from artifactctl.dvc.repo import dvc_errors, open_repo
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
-        self.repo: Any = None
-
-    def __enter__(self) -> None:
-        from artifactctl.dvc.repo import dvc_errors, open_repo
-
-        self.repo = open_repo(self.project.root)
+    repo = open_repo(project.root)
+    try:
         with dvc_errors("taking DVC's repository lock"):
-            self.repo.lock.lock()
-
-    def __exit__(self, *exc: object) -> None:
+            repo.lock.lock()
         try:
-            self.repo.lock.unlock()
+            yield
         finally:
-            self.repo.close()
+            repo.lock.unlock()
+    finally:
+        repo.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import typer
@@ -12,7 +13,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from artifactctl.clean.cache import CacheReport
-    from artifactctl.clean.retention import CleanPlan
+    from artifactctl.clean.plan import CleanPlan
+    from artifactctl.cli.output import Output
+    from artifactctl.project import Project
 
 
 @command(name="clean")
@@ -56,19 +59,11 @@ def clean_command(
         _clean_cache(project, out, force)
         return
 
-    from artifactctl.clean.retention import apply_clean, plan_clean
+    from artifactctl.clean.apply import clean_runs
 
-    if force:
-        with project.lock():
-            # runs are measured as they are deleted (one walk instead of two), kept ones meanwhile
-            plan = plan_clean(project, keep, older_than, name, measure=False)
-            _warn(out, plan)
-            # No progress bar: its refresh thread would keep apply_clean from forking its
-            # deleting lanes (see trees.lanes_for), and it could only jump to 100% at the end.
-            plan = apply_clean(project, plan)
-    else:
-        plan = plan_clean(project, keep, older_than, name)
-        _warn(out, plan)
+    plan = clean_runs(project, keep, older_than, name, force=force)
+    for message in plan.warnings:
+        out.warn(message)
     out.result(plan.to_dict, lambda console: render(console, plan), lambda: render_text(plan))
     if plan.failures:
         for failure in plan.failures:
@@ -76,22 +71,23 @@ def clean_command(
         raise typer.Exit(3)
 
 
+# rich lays a table out at ~3 ms a row: longer listings are written as plain text
 TABLE_ROWS = 100
+COLUMNS = ("run", "created", "age", "size", "reason")
+RIGHT_ALIGNED = ("age", "size")
 
 
-def plain_table(columns: list[str], rows: list[tuple[str, ...]]) -> str:
-    """Aligned columns as plain text (age and size right-aligned), fast for thousands of rows."""
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    right = {2, 3}
-    fmt = "  ".join(
-        f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths)
-    )  # e.g. "{:<13}  {:<20}  {:>6}  ..."
-    return "".join(fmt.format(*r).rstrip() + "\n" for r in (columns, *rows))
-
-
-def _warn(out: object, plan: CleanPlan) -> None:
-    for message in plan.warnings:
-        out.warn(message)  # type: ignore[attr-defined]
+def plain_table(rows: list[tuple[str, ...]]) -> str:
+    """The listing's columns aligned as plain text."""
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    lines = []
+    for row in (COLUMNS, *rows):
+        cells = [
+            cell.rjust(width) if column in RIGHT_ALIGNED else cell.ljust(width)
+            for column, cell, width in zip(COLUMNS, row, widths, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip() + "\n")
+    return "".join(lines)
 
 
 def _rows(plan: CleanPlan) -> list[tuple[str, ...]]:
@@ -108,38 +104,19 @@ def _title(plan: CleanPlan) -> str:
 
 
 def render_text(plan: CleanPlan) -> str | None:
-    """The whole listing as plain text, or None when it is short enough for a rich table.
-
-    rich lays a table out at ~3 ms a row and costs its import besides, so long
-    lists (and empty ones) get the same columns and lines as plain text.
-    """
+    """The whole listing as plain text, or None when it is short enough for a rich table."""
     if 0 < len(plan.remove) <= TABLE_ROWS:
         return None
-    head = ""
-    if plan.remove:
-        head = f"{_title(plan)}\n" + plain_table(
-            ["run", "created", "age", "size", "reason"], _rows(plan)
-        )
+    head = f"{_title(plan)}\n{plain_table(_rows(plan))}" if plan.remove else ""
     return head + "".join(f"{line}\n" for line in _summary(plan))
 
 
 def render(console: Console, plan: CleanPlan) -> None:
     from artifactctl.cli.output import table
 
-    rows = _rows(plan)
-    if len(rows) > TABLE_ROWS:
-        console.file.write(f"{_title(plan)}\n")
-        console.file.write(plain_table(["run", "created", "age", "size", "reason"], rows))
-    elif rows:
-        console.print(
-            table(
-                _title(plan),
-                ["run", "created", "age", "size", "reason"],
-                rows,
-                justify_right=("age", "size"),
-                no_wrap=("run",),
-            )
-        )
+    console.print(
+        table(_title(plan), COLUMNS, _rows(plan), justify_right=RIGHT_ALIGNED, no_wrap=("run",))
+    )
     for line in _summary(plan):
         console.print(line, markup=False)
 
@@ -163,13 +140,13 @@ def _summary(plan: CleanPlan) -> list[str]:
     return lines
 
 
-def _clean_cache(project: object, out: object, force: bool) -> None:
+def _clean_cache(project: Project, out: Output, force: bool) -> None:
     from artifactctl.clean.cache import collect_cache
 
-    report = collect_cache(project, force=force)  # type: ignore[arg-type]
+    report = collect_cache(project, force=force)
     for message in report.warnings:
-        out.warn(message)  # type: ignore[attr-defined]
-    out.result(report.to_dict(), lambda console: render_cache(console, report))  # type: ignore[attr-defined]
+        out.warn(message)
+    out.result(report.to_dict(), lambda console: render_cache(console, report))
     if report.failures:
         raise typer.Exit(3)
 
@@ -201,21 +178,16 @@ def keep_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Mark test runs kept: `clean` never removes them (undo with --undo)."""
-    from artifactctl.clean.retention import run_folder, set_kept
+    from artifactctl.clean.keep import keep_runs
     from artifactctl.cli.output import Output
 
     out = Output(json_mode=as_json)
     project = open_project(out)
-    with project.lock():
-        for n in names:  # all or nothing: check every name before marking any
-            run_folder(project, n)
-        results = [set_kept(project, n, kept=not undo) for n in names]
+    results = keep_runs(project, names, kept=not undo)
 
     def render(console: Console) -> None:
         for r in results:
             state = "kept" if r.kept else "no longer kept"
             console.print(f"{r.path}: {state}" + ("" if r.changed else " (unchanged)"))
-
-    from dataclasses import asdict
 
     out.result({"runs": [asdict(r) for r in results]}, render)

@@ -1,0 +1,49 @@
+"""fs.atomic: a file is the old one or the whole new one, and a leftover is recognisable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from artifactctl.fs.atomic import (
+    atomic_copy,
+    atomic_output,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+)
+
+
+def test_atomic_output_writes_beside_the_target_under_a_recognisable_name(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "model.joblib"
+    with atomic_output(target) as tmp:
+        assert tmp.parent == target.parent
+        assert tmp.name.startswith(".model.joblib.") and tmp.name.endswith(".tmp")
+        assert not target.exists()
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.joblib"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.json"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("the writer failed")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_writes_replace_the_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "data.json"
+    atomic_write_json(target, {"b": 1, "a": [1, 2]})
+    assert target.read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+    assert read_json(target) == {"a": [1, 2], "b": 1}
+    atomic_write_bytes(target, b"x")
+    assert target.read_bytes() == b"x"
+    copy = tmp_path / "copy"
+    atomic_copy(target, copy)
+    assert copy.read_bytes() == b"x"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "copy", "data.json"]
