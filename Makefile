@@ -1,5 +1,5 @@
 # Convenience targets; each calls a script that works without make too.
-.PHONY: demo test test-fast lint bench clean refresh
+.PHONY: demo test test-fast lint bench clean clean-force refresh
 
 demo:            ## install, dvc repro, push to the default local remote, status
 	scripts/demo.sh
@@ -16,7 +16,10 @@ lint:
 bench:           ## every benchmark, side by side with dvc and coreutils
 	.venv/bin/python -m bench
 
-clean:           ## remove old test runs by retention rules (`artifactctl clean --force`)
+clean:           ## list the old test runs retention would remove (a dry run)
+	.venv/bin/artifactctl clean
+
+clean-force:     ## remove them (`artifactctl clean --force`)
 	.venv/bin/artifactctl clean --force
 
 refresh:         ## regenerate production artifacts from scratch (`artifactctl refresh --force`)

@@ -165,14 +165,54 @@ def test_every_command_and_option_has_help_text() -> None:
     assert missing == []
 
 
-def test_every_command_appears_in_the_readme() -> None:
+def _commands() -> dict[str, list[str]]:
+    """Every command path ("pull", "remote add") and its long options."""
     import typer.main
 
     from artifactctl.cli import load_app
 
-    app = load_app()
+    found: dict[str, list[str]] = {}
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    group = typer.main.get_command(app)
-    absent = [name for name in group.commands if f"artifactctl {name}" not in readme]
+    def walk(cmd: object, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*path, name])
+            return
+        opts = [
+            o
+            for param in getattr(cmd, "params", [])
+            if param.param_type_name == "option"
+            for o in param.opts
+            if o.startswith("--") and o not in ("--help",)
+        ]
+        found[" ".join(path)] = opts
+
+    walk(typer.main.get_command(load_app()), [])
+    return found
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_command_and_option_appears_in_the_command_reference() -> None:
+    reference = (ROOT / "docs" / "commands.md").read_text()
+    absent = [name for name in _commands() if f"artifactctl {name}" not in reference]
     assert absent == []
+    missing = [
+        f"{name} {opt}"
+        for name, opts in _commands().items()
+        for opt in opts
+        if opt not in reference
+    ]
+    assert missing == []
+
+
+def test_every_command_the_readme_shows_exists() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    shown = set(re.findall(r"(?:^|`)artifactctl ([a-z][a-z-]+)", readme, re.M))
+    top = {name.split()[0] for name in _commands()}
+    assert shown, "the README shows no command"
+    assert sorted(shown - top) == []
