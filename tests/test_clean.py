@@ -354,7 +354,7 @@ def test_clean_removes_exactly_the_expected_set(
     assert sha256(prod) == outside["artifacts/models/production/champion_current/model.joblib"]
 
 
-def test_make_clean_and_refresh_call_artifactctl() -> None:
+def test_make_clean_is_a_dry_run_and_clean_force_acts() -> None:
     import subprocess
 
     from support import PROJECT
@@ -362,10 +362,15 @@ def test_make_clean_and_refresh_call_artifactctl() -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     dry = subprocess.run(
-        ["make", "-n", "clean", "refresh"], cwd=PROJECT, capture_output=True, text=True
+        ["make", "-n", "clean", "clean-force", "refresh"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
     )
     assert dry.returncode == 0, dry.stderr
-    assert "artifactctl clean --force" in dry.stdout
+    lines = dry.stdout.splitlines()
+    assert lines[0].endswith("artifactctl clean")  # the dry run
+    assert "artifactctl clean --force" in lines[1]
     assert "artifactctl refresh --force" in dry.stdout
 
 

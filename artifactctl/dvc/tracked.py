@@ -140,23 +140,24 @@ def lock_outs(root: Path) -> list[TrackedOut]:
             raise UntrustedMetadata(f"dvc.lock: stage {stage} has an unexpected shape")
         for item in (body or {}).get("outs") or []:
             rel, item = _entry(item, PurePosixPath("."), "dvc.lock")
-            outs.append(
-                TrackedOut(
-                    path=rel,
-                    md5=item.get("md5"),
-                    size=item.get("size"),
-                    nfiles=item.get("nfiles"),
-                    cache=_is_cached(stage, rel, declared),
-                    source="dvc.lock",
-                    stage=str(stage),
-                    declared_as=declared.get(rel, ("out", True))[0],
-                )
-            )
+            kind, cache = declared.get(rel, ("out", True))
+            outs.append(_out(rel, item, cache, "dvc.lock", str(stage), kind))
     return outs
 
 
-def _is_cached(stage: str, rel: str, declared: dict[str, tuple[str, bool]]) -> bool:
-    return declared.get(rel, ("out", True))[1]
+def _out(
+    rel: str, item: dict[str, Any], cache: bool, source: str, stage: str | None, kind: str
+) -> TrackedOut:
+    return TrackedOut(
+        path=rel,
+        md5=item.get("md5"),
+        size=item.get("size"),
+        nfiles=item.get("nfiles"),
+        cache=cache,
+        source=source,
+        stage=stage,
+        declared_as=kind,
+    )
 
 
 def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
@@ -195,17 +196,7 @@ def dvcfile_outs(root: Path, skip: Iterable[str] = ()) -> list[TrackedOut]:
             raise UntrustedMetadata(f"{rel_file}: outs must be a list")
         for item in data.get("outs") or []:
             rel, item = _entry(item, base, rel_file)
-            outs.append(
-                TrackedOut(
-                    path=rel,
-                    md5=item.get("md5"),
-                    size=item.get("size"),
-                    nfiles=item.get("nfiles"),
-                    cache=bool(item.get("cache", True)),
-                    source=rel_file,
-                    stage=None,
-                )
-            )
+            outs.append(_out(rel, item, bool(item.get("cache", True)), rel_file, None, "out"))
     return outs
 
 
