@@ -199,6 +199,17 @@ def test_age_falls_back_to_folder_mtime_when_run_json_missing_or_corrupt(repo: P
     assert "age from the folder's mtime" in result.stderr
 
 
+def test_a_run_json_nested_too_deep_is_unreadable_not_an_internal_error(repo: Path) -> None:
+    make_run(repo, "fresh", 0)
+    deep = make_run(repo, "deep", 40, manifest="corrupt")  # run.json exists: the mtime stays
+    (deep / RUN_MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
+    result = invoke(repo, "clean", "--keep", "10", "--json")
+    assert result.exit_code == 0, result.stderr
+    [removed] = json.loads(result.stdout)["remove"]
+    assert removed["name"] == "deep" and removed["age_source"] == "mtime"
+    assert "run.json is unreadable (RecursionError)" in removed["note"]
+
+
 def test_unidentified_entries_are_skipped_with_a_warning(repo: Path) -> None:
     make_run(repo, "fresh", 0)
     make_run(repo, "old", 90)

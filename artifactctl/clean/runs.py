@@ -92,7 +92,7 @@ def read_created(run_dir: str) -> tuple[float | None, str]:
         data = read_json(Path(run_dir, RUN_MANIFEST))
     except FileNotFoundError:
         return None, f"no {RUN_MANIFEST}"
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         return None, f"{RUN_MANIFEST} is unreadable ({type(exc).__name__})"
     created = parse_created(data.get("created")) if isinstance(data, dict) else None
     if created is None:
