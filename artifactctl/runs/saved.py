@@ -19,6 +19,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,24 +234,58 @@ def resolve_run(project: Project, run: str | os.PathLike[str]) -> Path:
             return path
         raise UsageError(f"{text} is not a run folder (no {layout.SAVED_RUN_MANIFEST})")
     run_id = layout.validate_name(text, "run ID")
-    root = project.artifacts
-    found = [root / layout.RUNS / run_id]
-    tests = root / layout.TESTS
-    found.append(tests / run_id)
-    if tests.is_dir():
-        found += sorted(tests.glob(f"*/{layout.RUNS}/{run_id}"))
-    hits = [
-        p
-        for p in found
-        if (p / layout.SAVED_RUN_MANIFEST).is_file()
-        or (p.parent == tests and (p / layout.RUN_MANIFEST).is_file())
-    ]
-    if not hits:
-        raise UsageError(f"no run {run_id!r} under {project.rel(root)}/")
-    if len(hits) > 1:
-        listing = ", ".join(project.rel(p) for p in hits)
+    folders = run_folders(project).get(run_id, [])
+    if not folders:
+        raise UsageError(f"no run {run_id!r} under {project.rel(project.artifacts)}/")
+    if len(folders) > 1:
+        listing = ", ".join(project.rel(p) for p in folders)
         raise UsageError(f"run ID {run_id!r} is ambiguous: {listing}", hint="give the folder path")
-    return hits[0]
+    return folders[0]
+
+
+def run_folders(project: Project) -> dict[str, list[Path]]:
+    """run ID -> every folder holding a run of that ID (more than one: ambiguous).
+
+    Saved runs ``runs/<id>/``, test runs ``tests/<name>/`` and runs saved in a test run
+    ``tests/<name>/runs/<id>/``. A folder or manifest that is a symlink is skipped, and
+    so are hidden folders (a run being written is staged under a hidden name).
+    """
+    root = project.artifacts
+    found: dict[str, list[Path]] = {}
+
+    def add(run_id: str, folder: Path, manifest: str) -> None:
+        if _regular(folder / manifest):
+            found.setdefault(run_id, []).append(folder)
+
+    for folder in _subdirs(root / layout.RUNS):
+        add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
+    for test in _subdirs(root / layout.TESTS):
+        # a test run (run.json), or a run saved under a test name (manifest.json)
+        if _regular(test / layout.RUN_MANIFEST):
+            add(test.name, test, layout.RUN_MANIFEST)
+        else:
+            add(test.name, test, layout.SAVED_RUN_MANIFEST)
+        for folder in _subdirs(test / layout.RUNS):
+            add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
+    return found
+
+
+def _subdirs(path: Path) -> list[Path]:
+    if os.path.islink(path):
+        return []
+    try:
+        with os.scandir(path) as it:
+            entries = [e for e in it if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(Path(e.path) for e in entries if not e.name.startswith("."))
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _manifest(path: Path, name: str) -> dict[str, Any]:

@@ -1,39 +1,14 @@
-"""Saved runs (``save_run``) and test runs (``artifactctl run``) found in the repository.
-
-The same places ``resolve_run`` looks in: ``runs/<id>/`` (production), ``tests/<name>/``
-(a test run) and ``tests/<name>/runs/<id>/``. A folder or manifest that is a
-symlink is skipped, and so are hidden folders (a run being written is staged
-under a hidden name and renamed into place when complete).
-"""
+"""A run named in a URL: the one folder ``runs.saved.run_folders`` finds for it, or 404."""
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from artifactctl import layout
 from artifactctl.project import Project
+from artifactctl.runs.saved import run_folders
 from artifactctl.serve.errors import NotFound
 from artifactctl.serve.names import plain_name
-
-
-def run_folders(project: Project) -> dict[str, list[Path]]:
-    """run ID -> every folder holding a run of that ID (more than one: ambiguous)."""
-    root = project.artifacts
-    found: dict[str, list[Path]] = {}
-
-    def add(run_id: str, folder: Path, manifest: str) -> None:
-        if _regular(folder / manifest):
-            found.setdefault(run_id, []).append(folder)
-
-    for folder in _subdirs(root / layout.RUNS):
-        add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
-    for test in _subdirs(root / layout.TESTS):
-        add(test.name, test, layout.RUN_MANIFEST)
-        for folder in _subdirs(test / layout.RUNS):
-            add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
-    return found
 
 
 def find_run(project: Project, run_id: str) -> Path:
@@ -49,23 +24,6 @@ def find_run(project: Project, run_id: str) -> Path:
 
 
 def manifest_name(folder: Path) -> str:
-    saved = _regular(folder / layout.SAVED_RUN_MANIFEST)
+    manifest = folder / layout.SAVED_RUN_MANIFEST
+    saved = manifest.is_file() and not manifest.is_symlink()
     return layout.SAVED_RUN_MANIFEST if saved else layout.RUN_MANIFEST
-
-
-def _subdirs(path: Path) -> list[Path]:
-    if os.path.islink(path):
-        return []
-    try:
-        with os.scandir(path) as it:
-            entries = [e for e in it if e.is_dir(follow_symlinks=False)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(Path(e.path) for e in entries if not e.name.startswith("."))
-
-
-def _regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
