@@ -266,3 +266,16 @@ def test_error_documents_carry_a_schema() -> None:
         "hint": "restore it",
         "file": "x",
     }
+
+
+def test_report_bad_input_is_one_line_never_a_traceback(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    missing = artifactctl(repo, "report", timeout=60)
+    assert missing.returncode == 2 and "--out" in missing.stderr
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    onto_folder = artifactctl(repo, "report", "--out", str(folder), timeout=60)
+    assert onto_folder.returncode in (2, 3), onto_folder.stderr
+    assert "Traceback" not in onto_folder.stderr
+    assert onto_folder.stderr.startswith("error:"), onto_folder.stderr
+    assert folder.is_dir() and not any(folder.iterdir())
