@@ -18,9 +18,10 @@ from pathlib import Path, PurePosixPath
 from artifactctl.errors import UsageError
 
 MAX_NAME = 100
-# Unicode categories refused in names and in paths read from files: controls, format
-# characters (bidi, zero-width), line and paragraph separators; each can forge or split
-# an error line.
+# Unicode categories refused in names and IDs: controls, format characters (bidi,
+# zero-width), line and paragraph separators; each can forge or split an error line.
+# Paths read from files may hold them (DVC tracks any file name; messages show paths
+# with repr), so ``contained`` refuses only NUL.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 _MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
@@ -72,16 +73,15 @@ def contained(
     """``rel`` as a normalised relative POSIX path that stays inside ``root``.
 
     Refuses (``UntrustedMetadata``, exit 2) a non-string, an empty path, '.', an absolute
-    path, any '..' component, and characters of the refused categories. With a ``root``,
+    path, any '..' component, and NUL. With a ``root``,
     no folder on the way from ``root`` to the path may be a symbolic link (the last
     component too unless ``parents_only``): a link would take writes out of ``root``.
     """
     where = f"{source}: {what}"
     if not isinstance(rel, str):
         raise UntrustedMetadata(f"{where} must be a path string, got {type(rel).__name__}")
-    char = bad_character(rel)
-    if char is not None:
-        raise UntrustedMetadata(f"{where} {rel!r} contains the character U+{ord(char):04X}")
+    if "\0" in rel:
+        raise UntrustedMetadata(f"{where} {rel!r} contains the character U+0000")
     path = PurePosixPath(rel)
     if path.is_absolute():
         raise UntrustedMetadata(f"{where} {rel!r} is absolute; only relative paths are allowed")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support import dvc, git, init_repo, invoke
 
@@ -125,6 +125,7 @@ def trees(draw: st.DrawFn) -> dict[str, bytes]:
 @pytest.mark.slow
 @settings(max_examples=5, deadline=None)
 @given(files=trees())
+@example(files={"\xad": b"", "a\u202eb/c\u200b": b"x"})  # format characters: DVC tracks them
 def test_dir_hash_matches_dvc_for_generated_names(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes]
 ) -> None:
