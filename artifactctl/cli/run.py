@@ -242,6 +242,8 @@ def render(console: Console, report: RunReport) -> None:
     for item in report.refused:
         why = f"{item['stage']}: {item['reason']}"
         console.print(f"[red]would replace[/red] {item['path']} ({why})")
+    for item in report.backups:
+        console.print(f"[yellow]backed up[/yellow] preserved {item['path']} -> {item['backup']}")
     for record in report.replaced:
         console.print(
             f"[yellow]replaced[/yellow] {record['path']} "

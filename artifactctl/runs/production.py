@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from artifactctl.backups import back_up
 from artifactctl.config import Mode
 from artifactctl.dvc import repo as dvcrepo
 from artifactctl.errors import CheckFailed
@@ -153,6 +156,7 @@ class _ProductionRun:
                 {"path": out, "stage": step.name, "reason": step.reason} for step, out in refused
             ]
             raise policy.OverwriteRefused(_refusal(refused))
+        self.report.backups = back_up_preserved(self.project, plan)
         if self.at_risk:
             self._begin_journal()
 
@@ -224,6 +228,48 @@ class _ProductionRun:
         if self.journal is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.journal.finish()
+
+
+def back_up_preserved(project: Project, plan: list[dvcrepo.ReproStep]) -> list[dict[str, str]]:
+    """Back up every preserved file the stages about to run would destroy: [{path, backup}].
+
+    DVC deletes a stage's outputs before running it, preserve rules or not, so each
+    regular file under a preserve rule in those outputs is copied first
+    (``backups.back_up``, where ``pull --prefer-remote`` keeps its backups) unless its
+    bytes are exactly DVC's record of it and that object is in the cache. Outputs
+    with ``persist: true`` are not deleted by DVC: the stage decides about them.
+    """
+    rules = project.settings.preserve
+    outs = {o for s in plan if s.would_run for o in s.outs if o not in s.persist}
+    if not rules or not outs:
+        return []
+    from artifactctl.dvc.tracked import cache_object, lock_outs
+    from artifactctl.hashing import md5_file, walk_relpaths
+    from artifactctl.scope import expected_files
+    from artifactctl.sync.preserve import is_preserved
+
+    recorded = expected_files(project, [o for o in lock_outs(project.root) if o.path in outs])
+    stamp = time.gmtime()
+    backups = []
+    for out in sorted(outs):
+        top = project.root / out
+        rels = [f"{out}/{r}" for r in walk_relpaths(top)] if top.is_dir() else [out]
+        for rel in sorted(r for r in rels if is_preserved(r, rules)):
+            path = project.root / rel
+            if not _regular(path):
+                continue
+            md5 = recorded.get(rel)
+            if md5 and md5 == md5_file(path) and cache_object(project.cache_dir, md5).is_file():
+                continue  # DVC's record of it restores these very bytes
+            backups.append({"path": rel, "backup": project.rel(back_up(project, path, stamp))})
+    return backups
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _refusal(refused: list[tuple[dvcrepo.ReproStep, str]]) -> str:

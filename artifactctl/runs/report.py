@@ -47,6 +47,7 @@ class RunReport:
     overrides: dict[str, Any] = field(default_factory=dict)
     replaced: list[dict[str, Any]] = field(default_factory=list)  # forced production replacements
     refused: list[dict[str, Any]] = field(default_factory=list)  # what --force would replace
+    backups: list[dict[str, str]] = field(default_factory=list)  # preserved files kept first
     metric: str = "rmse"
     status: str = OK
     error: str | None = None  # a failure's first line

@@ -34,7 +34,6 @@ next), ``pull-writing`` (the first temporary copy is partly written) and
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import os
 import time
@@ -43,12 +42,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from artifactctl import scope
+from artifactctl.backups import back_up
 from artifactctl.dvc.tracked import TrackedOut, cache_object
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
-from artifactctl.fs.atomic import atomic_copy
 from artifactctl.hashing import walk_files
 from artifactctl.journal import step
-from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.project import Project
 from artifactctl.scope import repo_path
 from artifactctl.sync.checkout import write_from_cache
@@ -315,17 +313,4 @@ def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
 def _make_backups(project: Project, results: list[FileResult]) -> None:
     stamp = time.gmtime()
     for result in results:
-        path = project.root / result.path
-        backup = _backup_path(path, stamp)
-        atomic_copy(path, backup)
-        result.backup = project.rel(backup)
-
-
-def _backup_path(path: Path, stamp: time.struct_time) -> Path:
-    seconds = calendar.timegm(stamp)
-    while True:
-        text = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(seconds))
-        candidate = path.with_name(path.name + BACKUP_SUFFIX.format(stamp=text))
-        if not candidate.exists():
-            return candidate
-        seconds += 1
+        result.backup = project.rel(back_up(project, project.root / result.path, stamp))
