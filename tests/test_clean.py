@@ -184,30 +184,36 @@ def test_newest_run_is_never_removed(repo: Path) -> None:
     assert runs_left(repo) == {"only-old"}
 
 
-def test_age_falls_back_to_folder_mtime_when_run_json_missing_or_corrupt(repo: Path) -> None:
+def test_folders_without_a_valid_run_json_are_skipped_never_removed(repo: Path) -> None:
     make_run(repo, "fresh", 0)
     make_run(repo, "no-manifest", 40, manifest=None)
     make_run(repo, "corrupt", 40, manifest="corrupt")
-    make_run(repo, "corrupt-recent", 1, manifest="corrupt")
-    result = invoke(repo, "clean", "--keep", "10", "--json")
+    foreign = make_run(repo, "foreign", 40, manifest=None)
+    (foreign / RUN_MANIFEST).write_text(json.dumps({"created": iso(time.time() - 40 * DAY)}))
+    result = invoke(repo, "clean", "--keep", "0", "--older-than", "0", "--force", "--json")
+    assert result.exit_code == 0, result.stderr
     plan = json.loads(result.stdout)
-    removed = {d["name"]: d for d in plan["remove"]}
-    assert set(removed) == {"no-manifest", "corrupt"}
-    assert removed["no-manifest"]["age_source"] == "mtime"
-    assert "no run.json" in removed["no-manifest"]["note"]
-    assert "run.json is unreadable" in removed["corrupt"]["note"]
-    assert "age from the folder's mtime" in result.stderr
+    assert plan["remove"] == []
+    skipped = {s["name"]: s["reason"] for s in plan["skipped"]}
+    assert set(skipped) == {"no-manifest", "corrupt", "foreign"}
+    assert "no run.json" in skipped["no-manifest"]
+    assert "run.json is unreadable" in skipped["corrupt"]
+    assert "not artifactctl's" in skipped["foreign"]
+    assert "not a run artifactctl made" in result.stderr
+    assert runs_left(repo) == {"fresh", "no-manifest", "corrupt", "foreign"}
 
 
 def test_a_run_json_nested_too_deep_is_unreadable_not_an_internal_error(repo: Path) -> None:
     make_run(repo, "fresh", 0)
-    deep = make_run(repo, "deep", 40, manifest="corrupt")  # run.json exists: the mtime stays
+    deep = make_run(repo, "deep", 40, manifest="corrupt")
     (deep / RUN_MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
     result = invoke(repo, "clean", "--keep", "10", "--json")
     assert result.exit_code == 0, result.stderr
-    [removed] = json.loads(result.stdout)["remove"]
-    assert removed["name"] == "deep" and removed["age_source"] == "mtime"
-    assert "run.json is unreadable (RecursionError)" in removed["note"]
+    plan = json.loads(result.stdout)
+    assert plan["remove"] == []
+    [skipped] = plan["skipped"]
+    assert skipped["name"] == "deep"
+    assert "run.json is unreadable (RecursionError)" in skipped["reason"]
 
 
 def test_unidentified_entries_are_skipped_with_a_warning(repo: Path) -> None:
@@ -228,7 +234,7 @@ def test_unidentified_entries_are_skipped_with_a_warning(repo: Path) -> None:
     assert (tests / "notes" / "todo.txt").read_text() == "keep me"
 
 
-def test_run_named_like_a_test_run_without_manifest_is_identified(repo: Path) -> None:
+def test_run_named_like_a_test_run_without_manifest_is_not_removed(repo: Path) -> None:
     make_run(repo, "fresh", 0)
     odd = repo / "artifacts" / "tests" / "test_20260101_120000_a1b2c3"
     odd.mkdir(parents=True)
@@ -236,7 +242,8 @@ def test_run_named_like_a_test_run_without_manifest_is_identified(repo: Path) ->
     old = time.time() - 90 * DAY
     os.utime(odd, (old, old))
     plan = json.loads(invoke(repo, "clean", "--json").stdout)
-    assert [d["name"] for d in plan["remove"]] == [odd.name]
+    assert plan["remove"] == []
+    assert [s["name"] for s in plan["skipped"]] == [odd.name]
 
 
 def test_symlinks_out_of_the_tree_are_removed_as_links_never_followed(repo: Path) -> None:
@@ -259,7 +266,8 @@ def test_symlinks_out_of_the_tree_are_removed_as_links_never_followed(repo: Path
 def test_tests_root_that_is_a_symlink_is_refused(repo: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "old").mkdir(parents=True)
-    (elsewhere / "old" / RUN_MANIFEST).write_text(json.dumps({"created": "2000-01-01T00:00:00Z"}))
+    doc = {"schema": RUN_SCHEMA, "created": "2000-01-01T00:00:00Z"}
+    (elsewhere / "old" / RUN_MANIFEST).write_text(json.dumps(doc))
     (repo / "artifacts" / "tests").symlink_to(elsewhere, target_is_directory=True)
     result = invoke(repo, "clean", "--keep", "0", "--force")
     assert result.exit_code == 2

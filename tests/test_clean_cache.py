@@ -170,7 +170,8 @@ def test_pipeline_clean_keeps_production_preserved_and_dvc_lock_byte_identical(
         run = tests / f"run{i}"
         (run / "models").mkdir(parents=True)
         (run / "models" / "champion").symlink_to(champion, target_is_directory=True)
-        (run / "run.json").write_text(json.dumps({"created": f"2020-01-0{i + 1}T00:00:00Z"}))
+        doc = {"schema": "artifactctl.run/1", "created": f"2020-01-0{i + 1}T00:00:00Z"}
+        (run / "run.json").write_text(json.dumps(doc))
     keep = {
         k: v
         for k, v in snapshot(repo).items()

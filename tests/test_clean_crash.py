@@ -31,7 +31,8 @@ def crash_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
         for j in range(FILES):
             (run / "models" / f"f{j}.bin").write_bytes(f"{i}-{j}".encode() * 50)
         created = "2026-11-23T00:00:00Z" if i == 0 else f"2020-01-01T00:{i // 60:02d}:{i % 60:02d}Z"
-        (run / "run.json").write_text(json.dumps({"created": created}))
+        doc = {"schema": "artifactctl.run/1", "created": created}
+        (run / "run.json").write_text(json.dumps(doc))
     prod = repo / "artifacts" / "models" / "production"
     prod.mkdir(parents=True)
     (prod / "model.joblib").write_bytes(b"champion" * 1000)

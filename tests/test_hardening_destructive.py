@@ -17,7 +17,8 @@ import pytest
 from support import dvc, git, init_repo, invoke
 from test_run import DVC_YAML, PARAMS, STAGE_PY
 
-from artifactctl.hashing import dir_md5
+from artifactctl.dvc.tracked import cache_object
+from artifactctl.hashing import dir_md5, md5_file
 from artifactctl.project import find_repo
 from artifactctl.runs import policy
 
@@ -97,3 +98,75 @@ def test_a_refused_production_run_makes_no_backup(tiny: Path) -> None:
     assert result.exit_code == 1
     assert (tiny / EDITED_MODEL).read_text() == "curated by hand\n"
     assert not list((tiny / "artifacts/models/baseline/e-2").glob("*.local-*"))
+
+
+# 6. clean --cache --force deleted the champion's objects when its copies were absent
+
+
+PROD = "artifacts/models/production"
+
+
+def test_clean_cache_keeps_the_champions_objects_in_a_fresh_clone(pipeline_repo: Path) -> None:
+    repo = pipeline_repo
+    assert invoke(repo, "promote", "v2-006").exit_code == 0
+    files = json.loads((repo / PROD / "champion.json").read_text())["current"]["files"]
+    # The candidate is retrained since: the champion's bytes are named by the ledger only.
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("learning_rate: 0.1", "learning_rate: 0.3"))
+    dvc(repo, "repro", "-q", "train@v2-006")
+    model = repo / "artifacts/models/candidates/v2-006/model.joblib"
+    assert md5_file(model) != files["model.joblib"]
+    # A fresh clone has no champion copies (git-ignored) and no pointer.
+    for name in ("champion_current", "champion_previous"):
+        shutil.rmtree(repo / PROD / name, ignore_errors=True)
+    (repo / PROD / "champion.json").unlink()
+
+    result = invoke(repo, "clean", "--cache", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    removed = {o["md5"] for o in json.loads(result.stdout)["unused"]}
+    assert not removed & set(files.values())
+    for md5 in files.values():
+        assert cache_object(repo / ".dvc/cache", md5).is_file()
+
+    where = invoke(repo, "where", "champion")
+    assert where.exit_code == 0, where.output
+    rebuilt = Path(where.stdout.strip())
+    assert {rel: md5_file(rebuilt / rel) for rel in files} == files
+
+
+# 7. with artifacts_root = ".", clean --force deleted the git-tracked tests/fixtures/data/
+
+
+def test_clean_with_root_dot_never_deletes_the_projects_own_tests(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    (repo / "pyproject.toml").write_text('[tool.artifactctl]\nartifacts_root = "."\n')
+    old = "2020-01-01T00:00:00Z"
+    fixture = repo / "tests" / "fixtures"
+    (fixture / "data").mkdir(parents=True)
+    (fixture / "data" / "rows.csv").write_text("a,b\n1,2\n")
+    # even a fixture that is a perfect run.json is git-tracked, so it stays
+    manifest = {"schema": "artifactctl.run/1", "name": "fixtures", "mode": "test", "created": old}
+    (fixture / "run.json").write_text(json.dumps(manifest))
+    (repo / "tests" / "test_x.py").write_text("def test_x():\n    pass\n")
+    (repo / "tests" / "helpers").mkdir()
+    (repo / "tests" / "helpers" / "util.py").write_text("X = 1\n")  # untracked, no run.json
+    git(repo, "add", "pyproject.toml", "tests/fixtures", "tests/test_x.py")
+    git(repo, "commit", "-qm", "the project's own tests")
+    for name in ("test_20200101_000000_aaaaaa", "test_20200102_000000_bbbbbb"):
+        run = repo / "tests" / name
+        run.mkdir()
+        (run / "out.txt").write_text("x\n")
+        (run / "run.json").write_text(json.dumps({**manifest, "name": name, "created": old}))
+
+    result = invoke(repo, "clean", "--keep", "0", "--older-than", "0", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert [d["name"] for d in plan["remove"]] == ["test_20200101_000000_aaaaaa"]
+    skipped = {s["name"]: s["reason"] for s in plan["skipped"]}
+    assert "git-tracked" in skipped["fixtures"]
+    assert "no run.json" in skipped["helpers"]
+    assert "test_x.py" in skipped
+    assert git(repo, "status", "--porcelain", "--untracked-files=no").stdout == ""
+    assert (fixture / "data" / "rows.csv").read_text() == "a,b\n1,2\n"
+    assert (repo / "tests" / "helpers" / "util.py").is_file()
+    assert not (repo / "tests" / "test_20200101_000000_aaaaaa").exists()

@@ -11,7 +11,11 @@ An object is in use (kept) when any of these names it:
   file it lists;
 * the bytes of every file under a preserve rule, ``artifacts/models/production/``
   (champions, whatever form the registry gives them) and ``artifacts/archive/``:
-  their md5 is kept even if no DVC file names it any more.
+  their md5 is kept even if no DVC file names it any more;
+* every object the registry names, whether or not a copy is in the workspace (a
+  fresh clone has no champion copies: they are git-ignored and rebuilt from these):
+  the ledger's champions still on the stack, each ``archived.json`` record
+  (``registry.references.referenced_objects``) and ``champion.json``'s files.
 
 Only ``<cache>/files/md5/xx/...`` objects are considered; DVC's run cache and
 temporary files are left alone. Objects are deleted here, one ``unlink`` each,
@@ -58,7 +62,7 @@ class CacheReport:
     commits: list[str]
     objects: int  # objects in the cache
     used: int  # in the cache and named by the workspace or a commit
-    protected: int  # in the cache, kept only because a preserved/production/archive file has it
+    protected: int  # kept only because a preserved/production/archive file or the registry has it
     unused: list[CacheObject]
     applied: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -122,7 +126,7 @@ def plan_cache(project: Project) -> CacheReport:
     named |= _md5s_in_commits(project.root, commits)
     used = _expand_dirs(cache, named, warnings)
     present = list_objects(cache)
-    protected_md5s = _protected_md5s(project) - used
+    protected_md5s = (_protected_md5s(project) | _registry_md5s(project)) - used
     unused = [o for md5, o in sorted(present.items()) if md5 not in used | protected_md5s]
     return CacheReport(
         cache_dir=_display(project, cache),
@@ -322,6 +326,34 @@ def _protected_md5s(project: Project) -> set[str]:
     hashed = hash_many([(path, _display(project, path)) for path in files], state=state)
     state.save()
     return {h.md5 for h in hashed if h.md5}
+
+
+def _registry_md5s(project: Project) -> set[str]:
+    """Objects the ledger, the archive records and champion.json name, with the files
+    their ``.dir`` listings name (a broken ledger or record is refused, one line)."""
+    from artifactctl.registry.references import referenced_objects
+
+    named = set(referenced_objects(project)) | _pointer_md5s(project)
+    named = {m for m in named if _MD5.fullmatch(m)}
+    for md5 in sorted(m for m in named if m.endswith(".dir")):
+        named.update(m for _, m in read_manifest(project.cache_dir, md5) or [])
+    return named
+
+
+def _pointer_md5s(project: Project) -> set[str]:
+    from artifactctl.fs.atomic import read_json
+
+    try:
+        pointer = read_json(project.artifacts / PRODUCTION / "champion.json")
+    except (OSError, ValueError):
+        return set()  # absent or unreadable: the ledger names the same objects
+    found: set[str] = set()
+    for slot in ("current", "previous"):
+        champ = pointer.get(slot) if isinstance(pointer, dict) else None
+        files = champ.get("files") if isinstance(champ, dict) else None
+        if isinstance(files, dict):
+            found.update(m for m in files.values() if isinstance(m, str))
+    return found
 
 
 # --- DVC's own lock -----------------------------------------------------------

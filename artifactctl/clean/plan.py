@@ -9,7 +9,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from artifactctl.clean.runs import Skipped, TestRun, measure_runs, scan_runs, tests_root
+from artifactctl.clean.runs import (
+    Skipped,
+    TestRun,
+    git_tracked,
+    measure_runs,
+    scan_runs,
+    tests_root,
+)
 from artifactctl.errors import UsageError
 from artifactctl.project import Project
 
@@ -147,6 +154,9 @@ def plan_clean(
     now = time.time() if now is None else now
     root = tests_root(project)
     scan = scan_runs(root)
+    tracked = git_tracked(project, root, (r.name for r in scan.runs))
+    scan.skipped += [Skipped(n, "holds git-tracked files (never removed)") for n in sorted(tracked)]
+    scan.runs = [r for r in scan.runs if r.name not in tracked]
     decided = decide(scan.runs, keep_recent, max_age, now, name_glob)
     measure_runs(root, (run for run, remove, _ in decided if measure or not remove))
     rel_root = project.rel(root)

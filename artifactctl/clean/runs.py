@@ -1,36 +1,31 @@
 """The test runs under ``artifacts/tests/``: which folders are runs, how old, how big.
 
-A folder directly under ``artifacts/tests/`` is a test run when it holds a
-``run.json`` (the contract in layout.py), or, failing that, when it looks like
-one: a name like ``test_20261123_075513_a1b2c3`` or a child folder from the
-managed tree (``data``, ``models``, ``experiments``, ``reference``, ``archive``).
-Anything else (loose files, symlinks, unknown folders) is skipped with a warning
-and never touched.
-
-A run's age comes from ``run.json``'s ``created`` (ISO-8601 UTC); when run.json
-is missing or corrupt, from the folder's mtime, and the run's note says so.
+A folder directly under ``artifacts/tests/`` is a test run only when artifactctl
+made it: it holds a ``run.json`` (the contract in layout.py) with artifactctl's
+schema and a valid ``created`` time (ISO-8601 UTC), which is the run's age.
+Anything else (a folder without a valid run.json, loose files, symlinks) is
+skipped with a warning and never touched: with ``artifacts_root = "."`` the tests
+root is the project's own ``tests/``. ``git_tracked`` names the folders that hold
+a git-tracked file; clean never removes those either.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from artifactctl.errors import UsageError
+from artifactctl.errors import EnvironmentProblem, UsageError
 from artifactctl.fs.atomic import read_json
 from artifactctl.fs.trees import measure, open_dir
-from artifactctl.layout import KEEP_MARKER, RUN_MANIFEST, TESTS
+from artifactctl.layout import KEEP_MARKER, RUN_MANIFEST, RUN_SCHEMA, TESTS
 from artifactctl.project import Project
 
 # Where `clean --force` moves runs before deleting them (see clean.apply). The name
 # holds '..', which validate_name rejects, so it can never be a run.
 TRASH_DIR = "..trash"
-RUN_NAME = re.compile(r"test_\d{8}_\d{6}_[0-9A-Za-z]{6}")
-TREE_CHILDREN = frozenset({"data", "models", "experiments", "reference", "archive"})
 
 
 @dataclass
@@ -41,9 +36,9 @@ class TestRun:
 
     name: str
     created: float  # POSIX seconds
-    age_source: str  # "run.json" or "mtime"
+    age_source: str  # "run.json": the only source of a run's age
     kept: bool
-    note: str = ""  # why the age came from the mtime
+    note: str = ""
     size: int = 0  # filled in by measure_runs
     files: int = 0
 
@@ -94,7 +89,9 @@ def read_created(run_dir: str) -> tuple[float | None, str]:
         return None, f"no {RUN_MANIFEST}"
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         return None, f"{RUN_MANIFEST} is unreadable ({type(exc).__name__})"
-    created = parse_created(data.get("created")) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("schema") != RUN_SCHEMA:
+        return None, f"{RUN_MANIFEST} is not artifactctl's (no schema {RUN_SCHEMA!r})"
+    created = parse_created(data.get("created"))
     if created is None:
         return None, f"{RUN_MANIFEST} has no valid 'created' time"
     return created, ""
@@ -123,21 +120,43 @@ def identify(entry: os.DirEntry[str]) -> TestRun | Skipped:
         return Skipped(entry.name, "a symlink, not a run folder (never followed)")
     if not entry.is_dir(follow_symlinks=False):
         return Skipped(entry.name, "not a folder")
+    created, problem = read_created(entry.path)
+    if created is None:
+        return Skipped(entry.name, f"{problem}: not a run artifactctl made (never removed)")
+    kept = os.path.lexists(os.path.join(entry.path, KEEP_MARKER))
+    return TestRun(entry.name, created, "run.json", kept)
+
+
+def git_tracked(project: Project, root: Path, names: Iterable[str]) -> set[str]:
+    """Which of the folders ``names`` under ``root`` hold a file git tracks."""
+    import subprocess
+
+    names = set(names)
+    if not names:
+        return set()
+    rel = project.rel(root)
     try:
-        children = set(os.listdir(entry.path))
-    except OSError as exc:
-        return Skipped(entry.name, f"unreadable ({exc.strerror})")
-    kept = KEEP_MARKER in children
-    if RUN_MANIFEST not in children:
-        if not (RUN_NAME.fullmatch(entry.name) or children & TREE_CHILDREN):
-            return Skipped(entry.name, f"no {RUN_MANIFEST} and does not look like a test run")
-        created, note = None, f"no {RUN_MANIFEST}"
-    else:
-        created, note = read_created(entry.path)
-    if created is not None:
-        return TestRun(entry.name, created, "run.json", kept)
-    mtime = entry.stat(follow_symlinks=False).st_mtime
-    return TestRun(entry.name, mtime, "mtime", kept, f"{note}; age from the folder's mtime")
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--full-name", "--", rel],
+            cwd=project.root,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        proc = None  # no git: nothing can be tracked...
+    if proc is None or proc.returncode != 0:
+        if (project.root / ".git").exists():  # ...but a repository we cannot read is refused
+            raise EnvironmentProblem(
+                "git ls-files failed: cannot tell which test folders git tracks",
+                hint="check that git works in this repository",
+            )
+        return set()
+    prefix = "" if rel == "." else rel + "/"
+    found = set()
+    for path in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if path.startswith(prefix) and "/" in path[len(prefix) :]:
+            found.add(path[len(prefix) :].split("/", 1)[0])
+    return found & names
 
 
 def measure_runs(root: Path, runs: Iterable[TestRun]) -> None:
