@@ -47,3 +47,27 @@ def test_writes_replace_the_whole_file(tmp_path: Path) -> None:
     atomic_copy(target, copy)
     assert copy.read_bytes() == b"x"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "copy", "data.json"]
+
+
+def test_a_written_file_keeps_the_existing_mode_and_a_new_one_honours_the_umask(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from artifactctl.fs.atomic import process_umask
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert process_umask() == umask
+    new = tmp_path / "new.json"
+    atomic_write_json(new, {})
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    for mode in (0o640, 0o444, 0o664):  # read-only too: the mode is set after the writes
+        existing = tmp_path / f"existing-{mode:o}"
+        existing.write_bytes(b"old")
+        existing.chmod(mode)
+        atomic_write_bytes(existing, b"new")
+        assert (existing.read_bytes(), existing.stat().st_mode & 0o777) == (b"new", mode)
+    copy = tmp_path / "copy"
+    atomic_copy(tmp_path / "existing-444", copy)  # a copy is a new file: not the source's mode
+    assert copy.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import dvc, git, init_repo, invoke
+from support import BIN, dvc, git, init_repo, invoke, sh
 from test_run import DVC_YAML, PARAMS, STAGE_PY
 
 from artifactctl.dvc.tracked import cache_object
@@ -170,3 +170,46 @@ def test_clean_with_root_dot_never_deletes_the_projects_own_tests(tmp_path: Path
     assert (fixture / "data" / "rows.csv").read_text() == "a,b\n1,2\n"
     assert (repo / "tests" / "helpers" / "util.py").is_file()
     assert not (repo / "tests" / "test_20200101_000000_aaaaaa").exists()
+
+
+# 10. atomic writes made every file they wrote 0600 and tightened existing ones
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_written_files_keep_their_mode_and_new_ones_honour_the_umask(
+    pipeline_repo: Path, umask: int
+) -> None:
+    repo = pipeline_repo
+    (repo / "params.yaml").chmod(0o640)  # an existing file keeps its mode, whatever the umask
+
+    def run(*args: str) -> None:
+        proc = sh(
+            "sh", "-c", f'umask {umask:03o} && exec "$0" "$@"', BIN / "artifactctl", *args, cwd=repo
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    run("new", "--model", "ridge")
+    run("promote", "v2-006")
+    run("run", "--exp", "v2-001", "-n", "modes")
+    new = 0o666 & ~umask
+    assert _mode(repo / "params.yaml") == 0o640
+    assert "v2-007" in (repo / "params.yaml").read_text()
+    written = [
+        f"{PROD}/ledger.jsonl",
+        f"{PROD}/champion.json",
+        "artifacts/tests/modes/run.json",
+        "artifacts/tests/modes/models/baseline/v2-001/model.joblib",
+        "artifacts/tests/modes/experiments/v2-001/predictions.csv",
+        "artifacts/tests/modes/data/train.csv",
+    ]
+    assert {rel: oct(_mode(repo / rel)) for rel in written} == {rel: oct(new) for rel in written}
+    # an existing ledger keeps its mode on the next append; archive records are new files
+    (repo / PROD / "ledger.jsonl").chmod(0o660)
+    run("archive", "v2-002", "--reason", "modes")
+    assert _mode(repo / PROD / "ledger.jsonl") == 0o660
+    assert _mode(repo / "params.yaml") == 0o640
+    assert _mode(repo / "artifacts/archive/v2-002/archived.json") == new

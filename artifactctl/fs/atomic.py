@@ -1,6 +1,8 @@
 """Atomic, durable file writes: temporary file, fsync, rename, fsync the folder.
 
-A crash never leaves a half-written file under its final name.
+A crash never leaves a half-written file under its final name. The file written keeps
+the mode of the file it replaces; a new file gets ``0o666 & ~umask``, as ``open`` would
+give it (``mkstemp`` alone would make every file 0600).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,52 @@ def fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+_umask: int | None = None
+_umask_lock = threading.Lock()
+
+
+def process_umask() -> int:
+    """The process's umask, read once.
+
+    From ``/proc/self/status`` where Linux shows it; elsewhere by setting and at once
+    restoring it (``os.umask`` has no read-only form), under a lock, before any file
+    is written by this module.
+    """
+    global _umask
+    with _umask_lock:
+        if _umask is None:
+            _umask = _read_umask()
+        return _umask
+
+
+def _read_umask() -> int:
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
+
+
+def new_file_mode() -> int:
+    return 0o666 & ~process_umask()
+
+
+def new_dir_mode() -> int:
+    return 0o777 & ~process_umask()
+
+
+def mode_for(path: Path) -> int:
+    """The permission bits a file written to ``path`` gets: the existing regular file's
+    (set-id bits dropped), or a new file's under the umask."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return new_file_mode()
+    return stat.S_IMODE(st.st_mode) & 0o1777 if stat.S_ISREG(st.st_mode) else new_file_mode()
 
 
 def temp_beside(path: Path) -> tuple[int, str]:
@@ -78,7 +128,8 @@ def atomic_output(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        with open(tmp, "rb+") as fh:
+        os.chmod(tmp, mode_for(path))  # after the writes: the mode may be read-only
+        with open(tmp, "rb") as fh:  # fsync needs no write access
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -28,7 +28,7 @@ from typing import Any
 from artifactctl import layout
 from artifactctl.config import Mode
 from artifactctl.errors import IntegrityError, UsageError
-from artifactctl.fs.atomic import atomic_write_bytes, fsync_dir
+from artifactctl.fs.atomic import atomic_write_bytes, fsync_dir, new_dir_mode
 from artifactctl.project import Project, find_repo
 from artifactctl.runs import policy
 from artifactctl.runs.context import context
@@ -115,6 +115,7 @@ def save_run(
     features_safe = json_safe(feature_metadata if feature_metadata is not None else {})
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".tmp", dir=final.parent))
+    os.chmod(staging, new_dir_mode())  # mkdtemp's 0700 would become the run folder's mode
     try:
         blobs: dict[str, bytes] = {}
         for name, obj in ((MODEL, model), (PREPROCESSING, preprocessors)):
