@@ -213,3 +213,36 @@ def test_written_files_keep_their_mode_and_new_ones_honour_the_umask(
     assert _mode(repo / PROD / "ledger.jsonl") == 0o660
     assert _mode(repo / "params.yaml") == 0o640
     assert _mode(repo / "artifacts/archive/v2-002/archived.json") == new
+
+
+# Numbers that are not numbers: --older-than and the settings that gate or wait
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e400"])
+def test_clean_refuses_an_older_than_that_is_not_a_finite_day_count(
+    tmp_path: Path, value: str
+) -> None:
+    repo = init_repo(tmp_path / "repo")
+    result = invoke(repo, "clean", f"--older-than={value}")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert "--older-than must be a finite number" in lines[0] and len(lines) <= 2
+    assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[tool.artifactctl]\nlock_timeout = nan\n",
+        "[tool.artifactctl.retention]\nmax_age_days = nan\n",
+        "[tool.artifactctl.promotion]\nmin_improvement_relative = nan\n",
+    ],
+)
+def test_nan_settings_are_refused_by_the_commands(tmp_path: Path, body: str) -> None:
+    repo = init_repo(tmp_path / "repo")
+    (repo / "pyproject.toml").write_text(body)
+    for command in (["clean"], ["list"]):
+        result = invoke(repo, *command)
+        assert result.exit_code == 2, result.output
+        assert "internal error" not in result.stderr
+        assert "pyproject.toml" in result.stderr or "nan" in result.stderr.lower()

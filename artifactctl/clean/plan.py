@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -149,8 +150,13 @@ def plan_clean(
     """
     keep_recent = project.settings.retention.keep_recent if keep is None else keep
     max_age = project.settings.retention.max_age_days if older_than is None else older_than
-    if keep_recent < 0 or max_age < 0:
-        raise UsageError("--keep and --older-than must not be negative")
+    if keep_recent < 0:
+        raise UsageError(f"--keep must not be negative (got {keep_recent})")
+    if not (math.isfinite(max_age) and max_age >= 0):  # NaN compares false: no run is old
+        raise UsageError(
+            f"--older-than must be a finite number of days, 0 or more (got {max_age!r})",
+            hint="for example --older-than 30",
+        )
     now = time.time() if now is None else now
     root = tests_root(project)
     scan = scan_runs(root)

@@ -30,7 +30,6 @@ def clean_command(
     older_than: float = typer.Option(
         None,
         "--older-than",
-        min=0,
         metavar="DAYS",
         help="Remove runs older than DAYS (default: retention.max_age_days).",
     ),
