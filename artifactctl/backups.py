@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 BACKUPS = "backups"  # under the state folder
 
 
-def backup_path(project: Project, path: Path, stamp: time.struct_time) -> Path:
-    """A new, unused path for the backup of ``path`` (a file of ``project``) made at ``stamp``."""
+def backup_path(
+    project: Project, path: Path, stamp: time.struct_time, tracked_dirs: frozenset[str]
+) -> Path:
+    """A new, unused path for the backup of ``path`` (a file of ``project``) made at
+    ``stamp``; ``tracked_dirs``: the folders DVC tracks as one output (``tracked_folders``)."""
     folder = path.parent
-    rel = project.rel(path)
-    if _in_tracked_folder(project, rel):
-        folder = project.state_dir / BACKUPS / PurePosixPath(rel).parent
+    rel = PurePosixPath(project.rel(path))
+    if any(str(parent) in tracked_dirs for parent in rel.parents):
+        folder = project.state_dir / BACKUPS / rel.parent
     seconds = calendar.timegm(stamp)
     while True:
         text = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(seconds))
@@ -41,14 +44,19 @@ def backup_path(project: Project, path: Path, stamp: time.struct_time) -> Path:
         seconds += 1
 
 
-def _in_tracked_folder(project: Project, rel: str) -> bool:
+def tracked_folders(project: Project) -> frozenset[str]:
     from artifactctl.dvc.tracked import tracked_outs
 
-    return any(o.is_dir and rel.startswith(o.path + "/") for o in tracked_outs(project.root))
+    return frozenset(o.path for o in tracked_outs(project.root) if o.is_dir)
 
 
-def back_up(project: Project, path: Path, stamp: time.struct_time | None = None) -> Path:
-    """Copy ``path`` (a regular file) to its backup, durably; the backup's path."""
-    backup = backup_path(project, path, stamp or time.gmtime())
-    atomic_copy(path, backup)
-    return backup
+def back_up(project: Project, paths: list[Path]) -> list[Path]:
+    """Copy each of ``paths`` (regular files) to its backup, durably; the backups' paths."""
+    stamp = time.gmtime()
+    dirs = tracked_folders(project) if paths else frozenset()
+    backups = []
+    for path in paths:
+        backup = backup_path(project, path, stamp, dirs)
+        atomic_copy(path, backup)
+        backups.append(backup)
+    return backups

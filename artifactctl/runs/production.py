@@ -249,8 +249,7 @@ def back_up_preserved(project: Project, plan: list[dvcrepo.ReproStep]) -> list[d
     from artifactctl.sync.preserve import is_preserved
 
     recorded = expected_files(project, [o for o in lock_outs(project.root) if o.path in outs])
-    stamp = time.gmtime()
-    backups = []
+    to_copy = []
     for out in sorted(outs):
         top = project.root / out
         rels = [f"{out}/{r}" for r in walk_relpaths(top)] if top.is_dir() else [out]
@@ -261,8 +260,10 @@ def back_up_preserved(project: Project, plan: list[dvcrepo.ReproStep]) -> list[d
             md5 = recorded.get(rel)
             if md5 and md5 == md5_file(path) and cache_object(project.cache_dir, md5).is_file():
                 continue  # DVC's record of it restores these very bytes
-            backups.append({"path": rel, "backup": project.rel(back_up(project, path, stamp))})
-    return backups
+            to_copy.append(rel)
+    backups = back_up(project, [project.root / rel for rel in to_copy])
+    pairs = zip(to_copy, backups, strict=True)
+    return [{"path": rel, "backup": project.rel(backup)} for rel, backup in pairs]
 
 
 def _regular(path: Path) -> bool:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -311,6 +310,6 @@ def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
 
 
 def _make_backups(project: Project, results: list[FileResult]) -> None:
-    stamp = time.gmtime()
-    for result in results:
-        result.backup = project.rel(back_up(project, project.root / result.path, stamp))
+    backups = back_up(project, [project.root / r.path for r in results])
+    for result, backup in zip(results, backups, strict=True):
+        result.backup = project.rel(backup)
