@@ -305,6 +305,7 @@ def test_library_test_run_reports_a_failed_stage_instead_of_raising(tiny: Path) 
         "overrides",
         "replaced",
         "refused",
+        "backups",
         "metric",
         "status",
         "error",
