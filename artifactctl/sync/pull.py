@@ -8,10 +8,10 @@ pull, in order:
 2. Fetch: DVC downloads the objects into its cache (never into the workspace,
    so a partial download cannot replace a workspace file).
 3. Plan, file by file: missing -> pulled; same content -> unchanged; preserved
-   and different -> kept (or, with ``--prefer-remote``, backed up as
-   ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
-   listed (``--force``: backed up, then replaced). Nothing is discarded
-   without a backup.
+   and different -> kept (or, with ``--prefer-remote``, backed up to
+   ``.artifactctl/backups/<stamp>/PATH``, outside the tracked folders, and
+   replaced); other local edits -> left alone and listed (``--force``: backed up,
+   then replaced). Nothing is discarded without a backup.
 4. Write, file by file (artifactctl/sync/checkout.py): each file to write is copied
    from its cache object to a temporary name, hashed on the way, and renamed
    over the workspace path only if the bytes written have the recorded MD5. So
@@ -34,10 +34,8 @@ next), ``pull-writing`` (the first temporary copy is partly written) and
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,12 +43,11 @@ from pathlib import Path
 from artifactctl import scope
 from artifactctl.dvc.tracked import TrackedOut, cache_object
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
-from artifactctl.fs.atomic import atomic_copy
 from artifactctl.hashing import walk_files
 from artifactctl.journal import step
-from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.project import Project
 from artifactctl.scope import repo_path
+from artifactctl.sync.backups import make_backups
 from artifactctl.sync.checkout import write_from_cache
 from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
@@ -189,7 +186,7 @@ class _PullJob:
             step("pull-fetched")
             selected, results = self.plan()
             to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
-            _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+            _make_backups(project, [r for r in to_write if r.state == "backed_up"], selected)
             step("pull-backups")
             items = [(r.path, selected[r.path]) for r in to_write]
             sizes = [_size(project, md5) for _, md5 in items]
@@ -272,7 +269,7 @@ class _PullJob:
         return selected, results
 
 
-BACKUP_MARK = ".local-"
+BACKUP_MARK = ".local-"  # backups older versions kept beside the file: not "extra"
 
 
 def _classify(
@@ -312,20 +309,8 @@ def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
     return float(total) or None
 
 
-def _make_backups(project: Project, results: list[FileResult]) -> None:
-    stamp = time.gmtime()
+def _make_backups(project: Project, results: list[FileResult], selected: dict[str, str]) -> None:
+    """Copy each file about to be replaced into .artifactctl/backups/ (sync/backups.py)."""
+    made = make_backups(project, [(r.path, selected[r.path], r.detail) for r in results])
     for result in results:
-        path = project.root / result.path
-        backup = _backup_path(path, stamp)
-        atomic_copy(path, backup)
-        result.backup = project.rel(backup)
-
-
-def _backup_path(path: Path, stamp: time.struct_time) -> Path:
-    seconds = calendar.timegm(stamp)
-    while True:
-        text = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(seconds))
-        candidate = path.with_name(path.name + BACKUP_SUFFIX.format(stamp=text))
-        if not candidate.exists():
-            return candidate
-        seconds += 1
+        result.backup = made[result.path]
