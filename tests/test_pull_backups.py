@@ -63,6 +63,7 @@ def test_forced_pull_backs_up_outside_the_tracked_folder_and_dvc_stays_clean(rep
     assert "up to date" in dvc(repo, "status").stdout
 
 
+@pytest.mark.slow
 def test_pull_output_names_each_backup_and_how_to_restore(repo: Path) -> None:
     (repo / PLAIN).write_text("x,y\nmine,3\n")
     result = invoke(repo, "pull", "--force")
@@ -121,6 +122,7 @@ def test_restore_refuses_to_overwrite_a_file_changed_since_the_pull_unless_force
     assert originals == [REF, REF]
 
 
+@pytest.mark.slow
 def test_restore_of_an_unknown_path_is_one_line_with_a_hint(repo: Path) -> None:
     result = invoke(repo, "preserve", "restore", "artifacts/data/nope.csv")
     assert result.exit_code == 2
@@ -129,6 +131,7 @@ def test_restore_of_an_unknown_path_is_one_line_with_a_hint(repo: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_a_tampered_backup_manifest_cannot_point_restore_elsewhere(repo: Path) -> None:
     (repo / PLAIN).write_text("x,y\nmine,3\n")
     backup = ok(repo, "pull", "--force")["backups"][PLAIN]
@@ -141,6 +144,18 @@ def test_a_tampered_backup_manifest_cannot_point_restore_elsewhere(repo: Path) -
     [entry] = ok(repo, "preserve", "backups")["backups"]
     assert entry["original"] == PLAIN and entry["replaced_by"] is None
     assert not (repo.parent / "outside.csv").exists()
+
+
+@pytest.mark.slow
+def test_a_link_in_the_backups_folder_is_never_listed_nor_restored(repo: Path) -> None:
+    (repo / PLAIN).write_text("x,y\nmine,3\n")
+    backup = repo / ok(repo, "pull", "--force")["backups"][PLAIN]
+    secret = repo.parent / "secret.txt"
+    secret.write_text("not yours\n")
+    (backup.parent / "b.csv").symlink_to(secret)
+    assert [b["original"] for b in ok(repo, "preserve", "backups")["backups"]] == [PLAIN]
+    result = invoke(repo, "preserve", "restore", f"{DATA}/b.csv")
+    assert result.exit_code == 2 and not (repo / DATA / "b.csv").exists()
 
 
 @pytest.mark.slow

@@ -299,9 +299,13 @@ def warn_stale_champion(
     """A warning line (and hint) on stderr for each champion copy the ledger disagrees with."""
     if only not in (None, "champion", "previous"):
         return []
+    from artifactctl.errors import ArtifactctlError
     from artifactctl.registry.stale import stale_copies
 
-    found = [s for s in stale_copies(project) if only in (None, s.which)]
+    try:
+        found = [s for s in stale_copies(project) if only in (None, s.which)]
+    except ArtifactctlError:
+        return []  # a bad ledger is the command's own error to report, or none of status's
     for stale in found:
         out.warn(stale.message)
         if hint:

@@ -123,6 +123,8 @@ def list_backups(project: Project) -> BackupListing:
         recorded = _manifest(project, folder)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(folder.name, STAMP))
         for path in walk_files(folder):
+            if path.is_symlink():
+                continue  # only copies pull made: a link could restore bytes from elsewhere
             original = path.relative_to(folder).as_posix()
             try:
                 md5: str | None = md5_file(path)
