@@ -43,12 +43,13 @@ class StaleCopy:
         name = "champion" if self.which == "champion" else "previous champion"
         if self.expected is None:
             return f"the local {name} copy {self.folder}/ is stale: the ledger has no {name}"
-        held = f"holds {self.found}" if self.found else "holds other files"
-        if self.why == "other files" and self.found:
-            held = f"holds other files than {self.expected}'s"
+        if self.why == "another ID" and self.found:
+            held = f"holds {self.found} (the ledger changed in a merge or pull)"
+        else:  # the same ID retrained and promoted again elsewhere, or a hand edit
+            held = f"holds other files than {self.expected}'s (a merge, a pull or an edit)"
         return (
             f"the local {name} copy is stale: the ledger says {self.expected}, "
-            f"but {self.folder}/ {held} (the ledger changed in a merge or pull)"
+            f"but {self.folder}/ {held}"
         )
 
     @property
