@@ -26,6 +26,7 @@ _LAZY = {
     "Context": "artifactctl.runs.context:Context",
     "validate_name": "artifactctl.layout:validate_name",
     "load_champion": "artifactctl.registry.queries:load_champion",
+    "StaleChampionWarning": "artifactctl.registry.queries:StaleChampionWarning",
     "save_run": "artifactctl.runs.saved:save_run",
     "load_run": "artifactctl.runs.saved:load_run",
     "LoadedRun": "artifactctl.runs.saved:LoadedRun",

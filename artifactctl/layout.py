@@ -43,8 +43,6 @@ ENV_MODE = "ARTIFACTCTL_MODE"
 ENV_TEST_NAME = "ARTIFACTCTL_TEST_NAME"
 ENV_OVERRIDES = "ARTIFACTCTL_OVERRIDES"  # JSON {"dotted.key": value}: -S for this run only
 ENV_FORCE = "ARTIFACTCTL_FORCE"  # "1": production writes may replace registered artifacts
-# pull --prefer-remote keeps the local copy as PATH + BACKUP_SUFFIX.format(stamp)
-BACKUP_SUFFIX = ".local-{stamp}"  # stamp: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 def validate_mode(mode: str) -> Mode:

@@ -39,6 +39,14 @@ class Project:
         """artifactctl's private, never-tracked state (DVC git-ignores .dvc/tmp)."""
         return self.dvc_dir / "tmp" / "artifactctl"
 
+    @property
+    def backups_dir(self) -> Path:
+        """Copies of the local files a pull replaced: outside every DVC-tracked folder,
+        git-ignored and .dvcignored by ``.artifactctl/``'s own ignore files (see
+        artifactctl/backups.py). Not under .dvc/tmp: these are the user's files,
+        and clearing DVC's temporary folder is a common repair."""
+        return self.root / ".artifactctl" / "backups"
+
     @cached_property
     def cache_dir(self) -> Path:
         from artifactctl.dvc.config import cache_dir

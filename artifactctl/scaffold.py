@@ -11,7 +11,7 @@ from artifactctl.project import Project
 
 BEGIN = "# >>> artifactctl (managed by `artifactctl init`; edits inside are replaced)"
 END = "# <<< artifactctl"
-# Backups made by `pull --prefer-remote`: PATH.local-YYYYmmddTHHMMSSZ
+# Older backups of `pull --prefer-remote` went beside the file: PATH.local-<stamp>
 BACKUP_GLOB = "*.local-20[0-9][0-9][01][0-9][0-3][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z"
 
 TREE = (
@@ -60,7 +60,8 @@ def gitignore_block(project: Project) -> str:
         BEGIN,
         "# test-mode runs: disposable, cleaned by `artifactctl clean`",
         f"/{root}/{layout.TESTS}/",
-        "# local copies kept by `artifactctl pull --prefer-remote`",
+        "# local copies kept by `artifactctl pull --force/--prefer-remote` (older: beside them)",
+        "/.artifactctl/",
         BACKUP_GLOB,
         END,
     ]

@@ -73,6 +73,11 @@ def test_a_forced_production_run_backs_up_an_edited_preserved_file(
     backup = tiny / report["backups"][0]["backup"]
     assert backup.read_bytes() == edited  # the edited content survives, outside the folder
     assert not report["backups"][0]["backup"].startswith("artifacts/models/baseline/e-2/")
+    # one place for every backup: preserve lists it beside pull's, and can put it back
+    listed = json.loads(invoke(tiny, "preserve", "backups", "--json").stdout)["backups"]
+    assert [(b["path"], b["original"]) for b in listed] == [
+        (report["backups"][0]["backup"], EDITED_MODEL)
+    ]
     assert (tiny / EDITED_MODEL).read_text() == "seed=1\nvalue=2\n"  # the stage wrote its own
     # the log names the content actually replaced: the edited folder, not dvc.lock's record
     logged = {r["path"]: r for r in policy.read_records(find_repo(tiny))}

@@ -59,6 +59,7 @@ def test_gitignore_ignores_test_runs_and_backups_but_nothing_else(tmp_path: Path
     paths = {
         "artifacts/tests/test_20260101_000000_abcdef/run.json": True,
         "artifacts/reference/healthy_cluster_avg.csv.local-20261123T101500Z": True,
+        ".artifactctl/backups/20261123T101500Z/artifacts/reference/a.csv": True,
         "artifacts/reference/healthy_cluster_avg.csv": False,
         "artifacts/models/production/ledger.jsonl": False,
         "artifacts/experiments/v2-001/metrics.json": False,

@@ -79,7 +79,9 @@ def test_prefer_remote_takes_remote_version_and_keeps_backup(fresh_clone: Path) 
     assert states(doc)[REFERENCE] == "backed_up"
     backup = fresh_clone / doc["backups"][REFERENCE]
     assert sha256(backup) == local
-    assert backup.name.startswith("healthy_cluster_avg.csv.local-")
+    # Outside every DVC-tracked folder: .artifactctl/backups/<stamp>/<original path>.
+    assert backup.relative_to(fresh_clone).parts[:2] == (".artifactctl", "backups")
+    assert backup.relative_to(fresh_clone).as_posix().endswith("/" + REFERENCE)
     assert status_ok(fresh_clone)[REFERENCE] == "ok"
     # The backup is git-ignored.
     from support import git
@@ -107,6 +109,12 @@ def test_modified_unpreserved_file_is_left_alone_then_forced_with_backup(
     assert states(doc)[TRAIN] == "backed_up"
     assert sha256(repo / doc["backups"][TRAIN]) == mine
     assert status_ok(repo)[TRAIN] == "ok"
+    # The backup is outside the stage's outputs: DVC sees nothing changed, and
+    # `dvc repro` (which deletes unknown files in the outputs it rebuilds) leaves it be.
+    assert invoke(repo, "status").exit_code == 0
+    assert "up to date" in dvc(repo, "status").stdout
+    dvc(repo, "repro", "-q")
+    assert sha256(repo / doc["backups"][TRAIN]) == mine
 
 
 def test_preserved_file_inside_tracked_directory_survives(published: Path) -> None:

@@ -176,13 +176,14 @@ def test_load_champion_verifies_before_unpickling(pipeline_repo: Path) -> None:
     # A tampered copy is repaired from a verified source, never unpickled as is...
     model = pipeline_repo / PROD / "champion_current/model.joblib"
     model.write_bytes(b"not a pickle")
-    assert artifactctl.load_champion(start=pipeline_repo).id == "v2-006"
+    with pytest.warns(artifactctl.StaleChampionWarning, match="holds other files than v2-006's"):
+        assert artifactctl.load_champion(start=pipeline_repo).id == "v2-006"
     # ...and with no good copy anywhere, loading refuses.
     cache = find_repo(pipeline_repo).cache_dir
     shutil.rmtree(cache)
     shutil.rmtree(pipeline_repo / MODEL["v2-006"])
     model.write_bytes(b"not a pickle")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), pytest.warns(artifactctl.StaleChampionWarning):
         artifactctl.load_champion(start=pipeline_repo)
 
 

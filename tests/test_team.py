@@ -153,3 +153,51 @@ def test_concurrent_promotions_in_two_clones_merge_to_the_same_champion(
     assert snapshot(mate / PROD / "champion_current") == snapshot(
         pipeline_repo / PROD / "champion_current"
     )
+
+
+def said(repo: Path, *args: str) -> str:
+    result = invoke(repo, *args)
+    assert result.exit_code in (0, 1), (result.stdout, result.stderr)
+    return " ".join(result.stderr.split())
+
+
+def test_commands_warn_when_a_merge_leaves_the_local_champion_copy_stale(
+    pipeline_repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    ok(pipeline_repo, "promote", "v2-006")
+    share(pipeline_repo, "promote v2-006")
+    mate = clone(origin, tmp_path / "mate", tmp_path / "remote")
+    ok(mate, "pull")
+    assert "stale" not in said(mate, "where", "champion")  # a first build is no warning
+    assert "stale" not in said(mate, "status")
+
+    # A teammate promotes v2-002; this clone merges the ledger but keeps its old copy.
+    ok(pipeline_repo, "promote", "v2-002", "--force", "--reason", "better")
+    share(pipeline_repo, "promote v2-002")
+    git(mate, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    for args in (("status",), ("list",), ("list", "--json")):
+        text = said(mate, *args)
+        assert (
+            "the local champion copy is stale: the ledger says v2-002, but "
+            "artifacts/models/production/champion_current/ holds v2-006" in text
+        ), (args, text)
+        assert "hint: `artifactctl where champion` rebuilds it from the ledger" in text, text
+    json.loads(invoke(mate, "list", "--json").stdout)  # stdout stays JSON
+
+    with pytest.warns(artifactctl.StaleChampionWarning, match="ledger says v2-002"):
+        loaded = artifactctl.load_champion(start=mate)
+    assert loaded.id == "v2-002"
+    assert "stale" not in said(mate, "status")
+    assert snapshot(mate / PROD / "champion_current") == snapshot(
+        pipeline_repo / PROD / "champion_current"
+    )
+
+    # Other bytes under the right ID (a hand edit): warned too; `where` rebuilds it.
+    (mate / PROD / "champion_current" / "metadata.json").write_text("{}\n")
+    assert "holds other files than v2-002's" in said(mate, "status")
+    text = said(mate, "where", "champion")
+    assert "stale" in text and "rebuilt artifacts/models/production/champion_current/" in text
+    assert "stale" not in said(mate, "list")
+    assert snapshot(mate / PROD / "champion_current") == snapshot(
+        pipeline_repo / PROD / "champion_current"
+    )

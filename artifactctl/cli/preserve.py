@@ -1,4 +1,4 @@
-"""`artifactctl preserve add|remove|list`."""
+"""`artifactctl preserve add|remove|list|backups|restore`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from artifactctl.cli.app import JSON_HELP, app, command, open_project
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from artifactctl.backups import BackupListing
     from artifactctl.sync.preserve import PreserveListing
 
 preserve_app = typer.Typer(
@@ -77,3 +78,64 @@ def render(console: Console, listing: PreserveListing) -> None:
             no_wrap=("file",),
         )
     )
+
+
+@command(group=preserve_app, name="backups")
+def backups_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """The local copies pull kept (--force, --prefer-remote): path, original, when, size, md5."""
+    from artifactctl.backups import list_backups
+    from artifactctl.cli.output import Output
+
+    out = Output(json_mode=as_json)
+    listing = list_backups(open_project(out))
+    out.result(listing.to_dict(), lambda console: render_backups(console, listing))
+
+
+def render_backups(console: Console, listing: BackupListing) -> None:
+    from artifactctl.cli.output import human_size, table
+
+    if not listing.backups:
+        console.print(f"no backups in {listing.folder}/")
+        return
+    rows = [
+        (b.path, b.original, b.when, human_size(b.size), b.md5 or "unreadable")
+        for b in listing.backups
+    ]
+    console.print(
+        table(
+            f"backups in {listing.folder}/",
+            ["backup", "original path", "when", "size", "md5"],
+            rows,
+            justify_right=("size",),
+            no_wrap=("backup", "original path", "md5"),
+        )
+    )
+    console.print("put one back with `artifactctl preserve restore BACKUP-OR-ORIGINAL-PATH`")
+
+
+@command(group=preserve_app, name="restore")
+def restore_command(
+    path: str = typer.Argument(
+        ..., metavar="BACKUP-OR-PATH", help="A backup, or an original path (its newest backup)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", "-f", help="Overwrite a file changed since the pull (backed up first)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Put a backup made by pull back at its original path."""
+    from artifactctl.backups import restore
+    from artifactctl.cli.output import Output
+
+    out = Output(json_mode=as_json)
+    result = restore(open_project(out), path, force=force)
+
+    def render(console: Console) -> None:
+        if result.state == "unchanged":
+            console.print(f"{result.original} already holds {result.backup}", markup=False)
+            return
+        if result.saved:
+            console.print(f"kept the overwritten {result.original} as {result.saved}", markup=False)
+        console.print(f"restored {result.original} from {result.backup}", markup=False)
+
+    out.result(result.to_dict(), render)

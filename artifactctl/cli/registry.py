@@ -11,8 +11,11 @@ from artifactctl.cli.app import JSON_HELP, command, open_project
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from artifactctl.cli.output import Output
+    from artifactctl.project import Project
     from artifactctl.registry.promote import PromoteResult
     from artifactctl.registry.queries import ExperimentDetail, ExperimentInfo
+    from artifactctl.registry.stale import StaleCopy
 
 KEY_METRICS = ("rmse", "mae", "r2")
 
@@ -68,6 +71,7 @@ def list_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     rows = list_experiments(project, phase, sort)
+    warn_stale_champion(out, project)
     data = {"experiments": [{k: v for k, v in asdict(r).items() if k != "params"} for r in rows]}
     out.result(data, lambda c: _render_list(c, rows))
 
@@ -276,10 +280,37 @@ def where_command(
     what: str = typer.Argument(..., metavar="champion|previous|ID", help="What to locate."),
 ) -> None:
     """Print one path: the champion copy, the previous champion copy, or an ID's model folder."""
-    project = open_project()
+    from artifactctl.cli.output import Output
+
+    out = Output()
+    project = open_project(out)
     from artifactctl.registry.queries import where
 
-    typer.echo(str(where(project, what)))
+    stale = warn_stale_champion(out, project, only=what, hint=False)
+    path = where(project, what)
+    for copy in stale:
+        out.info(f"rebuilt {copy.folder}/ from the ledger ({copy.expected})")
+    typer.echo(str(path))
+
+
+def warn_stale_champion(
+    out: Output, project: Project, only: str | None = None, hint: bool = True
+) -> list[StaleCopy]:
+    """A warning line (and hint) on stderr for each champion copy the ledger disagrees with."""
+    if only not in (None, "champion", "previous"):
+        return []
+    from artifactctl.errors import ArtifactctlError
+    from artifactctl.registry.stale import stale_copies
+
+    try:
+        found = [s for s in stale_copies(project) if only in (None, s.which)]
+    except ArtifactctlError:
+        return []  # a bad ledger is the command's own error to report, or none of status's
+    for stale in found:
+        out.warn(stale.message)
+        if hint:
+            out.info(f"hint: {stale.hint}")
+    return found
 
 
 @command(name="history")

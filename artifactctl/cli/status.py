@@ -34,6 +34,9 @@ def status_command(
     project = open_project(out)
     report = collect_status(project, paths or None, cloud=cloud, remote=remote, jobs=jobs)
     out.result(report.to_dict, lambda console: render(console, report))
+    from artifactctl.cli.registry import warn_stale_champion
+
+    warn_stale_champion(out, project)
     if not report.ok:
         raise typer.Exit(1)
 

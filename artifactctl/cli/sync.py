@@ -30,8 +30,8 @@ def pull_command(
     prefer_remote: list[str] = typer.Option(
         None,
         "--prefer-remote",
-        help="Take the remote's version of this preserved file; keep the local one as "
-        "PATH.local-<timestamp>. Repeatable.",
+        help="Take the remote's version of this preserved file; keep the local one under "
+        ".artifactctl/backups/. Repeatable.",
     ),
     force: bool = typer.Option(
         False, "--force", "-f", help="Replace locally modified files (backed up first)."
@@ -89,9 +89,14 @@ def render_pull(console: Console, report: PullReport) -> None:
         console.print(table(None, ["path", "state", "backup", "detail"], detail, no_wrap=("path",)))
         if len(notable) > 200:
             console.print(f"... and {len(notable) - 200} more (see --json)")
-    for f in report.files:
-        if f.backup:
-            console.print(f"kept the local copy of {f.path} as {f.backup}")
+    backed_up = [f for f in report.files if f.backup]
+    for f in backed_up:
+        console.print(f"kept the local copy of {f.path} as {f.backup}", markup=False)
+    if backed_up:
+        console.print(
+            "backups stay outside DVC's folders: `artifactctl preserve backups` lists them, "
+            "`artifactctl preserve restore PATH` puts one back"
+        )
     verdict = "verified" if report.verified else "not verified (--no-verify)"
     if not report.ok:
         verdict = f"[red]{counts['failed']} file(s) failed verification[/red]"

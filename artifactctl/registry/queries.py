@@ -235,6 +235,24 @@ def history(project: Project) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ load_champion
 
 
+class StaleChampionWarning(UserWarning):
+    """The champion copy did not match the ledger (after a merge); it is rebuilt now."""
+
+
+def _warn_if_stale(project: Project, which: str) -> None:
+    import warnings
+
+    from artifactctl.registry.stale import stale_copies
+
+    for stale in stale_copies(project):
+        if stale.which == which:
+            warnings.warn(
+                f"{stale.message}; rebuilding it from the ledger",
+                StaleChampionWarning,
+                stacklevel=3,
+            )
+
+
 @dataclass
 class LoadedChampion:
     id: str
@@ -260,6 +278,7 @@ def load_champion(which: str = "champion", start: Path | None = None) -> LoadedC
         raise UsageError("which must be 'champion' or 'previous'")
     project = find_repo(start)
     project.recover_interrupted()  # never a journal another process holds the lock for
+    _warn_if_stale(project, which)
     path = where(project, which)
     state = state_of(project)
     champ = state.current if which == "champion" else state.previous

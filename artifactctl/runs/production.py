@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artifactctl.backups import back_up
+from artifactctl.backups import make_backups
 from artifactctl.config import Mode
 from artifactctl.dvc import repo as dvcrepo
 from artifactctl.errors import CheckFailed
@@ -235,7 +235,7 @@ def back_up_preserved(project: Project, plan: list[dvcrepo.ReproStep]) -> list[d
 
     DVC deletes a stage's outputs before running it, preserve rules or not, so each
     regular file under a preserve rule in those outputs is copied first
-    (``backups.back_up``, where ``pull --prefer-remote`` keeps its backups) unless its
+    (``backups.make_backups``: .artifactctl/backups/, where pull keeps its backups) unless its
     bytes are exactly DVC's record of it and that object is in the cache. Outputs
     with ``persist: true`` are not deleted by DVC: the stage decides about them.
     """
@@ -261,9 +261,9 @@ def back_up_preserved(project: Project, plan: list[dvcrepo.ReproStep]) -> list[d
             if md5 and md5 == md5_file(path) and cache_object(project.cache_dir, md5).is_file():
                 continue  # DVC's record of it restores these very bytes
             to_copy.append(rel)
-    backups = back_up(project, [project.root / rel for rel in to_copy])
-    pairs = zip(to_copy, backups, strict=True)
-    return [{"path": rel, "backup": project.rel(backup)} for rel, backup in pairs]
+    reason = "replaced by a production run"
+    made = make_backups(project, [(rel, None, reason) for rel in to_copy])
+    return [{"path": rel, "backup": made[rel]} for rel in to_copy]
 
 
 def _regular(path: Path) -> bool:

@@ -8,10 +8,10 @@ pull, in order:
 2. Fetch: DVC downloads the objects into its cache (never into the workspace,
    so a partial download cannot replace a workspace file).
 3. Plan, file by file: missing -> pulled; same content -> unchanged; preserved
-   and different -> kept (or, with ``--prefer-remote``, backed up as
-   ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
-   listed (``--force``: backed up, then replaced). Nothing is discarded
-   without a backup.
+   and different -> kept (or, with ``--prefer-remote``, backed up to
+   ``.artifactctl/backups/<stamp>/PATH``, outside the tracked folders, and
+   replaced); other local edits -> left alone and listed (``--force``: backed up,
+   then replaced). Nothing is discarded without a backup.
 4. Write, file by file (artifactctl/sync/checkout.py): each file to write is copied
    from its cache object to a temporary name, hashed on the way, and renamed
    over the workspace path only if the bytes written have the recorded MD5. So
@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from artifactctl import scope
-from artifactctl.backups import back_up
+from artifactctl.backups import make_backups
 from artifactctl.dvc.tracked import TrackedOut, cache_object
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
 from artifactctl.hashing import walk_files
@@ -186,7 +186,7 @@ class _PullJob:
             step("pull-fetched")
             selected, results = self.plan()
             to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
-            _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+            _make_backups(project, [r for r in to_write if r.state == "backed_up"], selected)
             step("pull-backups")
             items = [(r.path, selected[r.path]) for r in to_write]
             sizes = [_size(project, md5) for _, md5 in items]
@@ -269,7 +269,7 @@ class _PullJob:
         return selected, results
 
 
-BACKUP_MARK = ".local-"
+BACKUP_MARK = ".local-"  # backups older versions kept beside the file: not "extra"
 
 
 def _classify(
@@ -309,7 +309,8 @@ def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
     return float(total) or None
 
 
-def _make_backups(project: Project, results: list[FileResult]) -> None:
-    backups = back_up(project, [project.root / r.path for r in results])
-    for result, backup in zip(results, backups, strict=True):
-        result.backup = project.rel(backup)
+def _make_backups(project: Project, results: list[FileResult], selected: dict[str, str]) -> None:
+    """Copy each file about to be replaced into .artifactctl/backups/ (backups.py)."""
+    made = make_backups(project, [(r.path, selected[r.path], r.detail) for r in results])
+    for result in results:
+        result.backup = made[result.path]

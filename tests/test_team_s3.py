@@ -1,0 +1,138 @@
+"""Many CI runners on one S3 remote (SeaweedFS): concurrent pushes, a pull during a push."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from s3server import S3Server
+from support import BIN, artifactctl, dvc, git, init_repo, snapshot
+
+pytestmark = pytest.mark.slow
+
+KIB = 1024
+
+
+def s3_origin(tmp_path: Path, server: S3Server) -> Path:
+    """A bare git origin whose DVC default remote is a fresh prefix of the S3 bucket."""
+    first = init_repo(tmp_path / "first", tmp_path / "unused-remote")
+    server.configure_remote(first, "s3", f"team-{uuid.uuid4().hex[:10]}")
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "s3 remote")
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(first), str(bare))
+    return bare
+
+
+def runner(origin: Path, dest: Path, server: S3Server) -> Path:
+    """A CI runner's clone: the tracked remote settings, its own credentials."""
+    git(origin.parent, "clone", "-q", str(origin), str(dest))
+    prefix = dvc(dest, "config", "remote.s3.url").stdout.strip().split("/", 3)[3]
+    server.configure_remote(dest, "s3", prefix)  # same URL; writes config.local credentials
+    git(dest, "checkout", "-q", "--", ".dvc/config")
+    return dest
+
+
+def write_files(folder: Path, count: int, size: int, shared: bytes = b"") -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        (folder / f"part-{i:04d}.bin").write_bytes(os.urandom(size))
+    if shared:
+        (folder / "shared.bin").write_bytes(shared)  # the same object from both runners
+
+
+def push_in_background(repo: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(BIN / "artifactctl"), "push", "--json"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_runners_push_at_once_to_one_bucket_and_nothing_is_lost(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    origin = s3_origin(tmp_path, s3_server)
+    a = runner(origin, tmp_path / "a", s3_server)
+    b = runner(origin, tmp_path / "b", s3_server)
+    shared = os.urandom(256 * KIB)
+    # Each folder in its own parent: `dvc add` writes a .gitignore beside the folder.
+    write_files(a / "artifacts/a/from-a", 150, 16 * KIB, shared)
+    write_files(b / "artifacts/b/from-b", 150, 16 * KIB, shared)
+    (a / "artifacts/a/from-a/big.bin").write_bytes(os.urandom(12 << 20))  # multipart upload
+    for repo, folder in ((a, "artifacts/a/from-a"), (b, "artifacts/b/from-b")):
+        dvc(repo, "add", "-q", folder)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", f"{folder}")
+
+    pushes = [push_in_background(a), push_in_background(b)]
+    outcomes = [p.communicate(timeout=600) for p in pushes]
+    for proc, (stdout, stderr) in zip(pushes, outcomes, strict=True):
+        assert proc.returncode == 0, stderr
+        assert json.loads(stdout)["pushed"] > 0
+
+    git(a, "push", "-q", "origin", "HEAD:main")
+    git(b, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    git(b, "push", "-q", "origin", "HEAD:main")
+    c = runner(origin, tmp_path / "c", s3_server)
+    pulled = artifactctl(c, "pull", "--json")
+    assert pulled.returncode == 0, pulled.stderr
+    doc = json.loads(pulled.stdout)
+    assert doc["verified"] and doc["summary"]["failed"] == 0
+    assert doc["summary"]["pulled"] == 2 * 151 + 1
+    assert snapshot(c / "artifacts/a/from-a") == snapshot(a / "artifacts/a/from-a")
+    assert snapshot(c / "artifacts/b/from-b") == snapshot(b / "artifacts/b/from-b")
+    cloud = artifactctl(c, "status", "--cloud", "--json")
+    assert cloud.returncode == 0, cloud.stdout + cloud.stderr
+
+
+def test_a_pull_during_a_push_writes_only_whole_verified_files(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    origin = s3_origin(tmp_path, s3_server)
+    writer = runner(origin, tmp_path / "writer", s3_server)
+    reader = runner(origin, tmp_path / "reader", s3_server)
+    data = writer / "artifacts/data"
+    write_files(data, 200, 32 * KIB)
+    for name in ("big-1.bin", "big-2.bin"):
+        (data / name).write_bytes(os.urandom(16 << 20))
+    dvc(writer, "add", "-q", "artifacts/data")
+    git(writer, "add", "-A")
+    git(writer, "commit", "-qm", "data")
+    # The commit is shared before its objects: the reader races the writer's push.
+    git(writer, "push", "-q", "origin", "HEAD:main")
+    git(reader, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    expected = snapshot(data)
+
+    push = push_in_background(writer)
+    attempts = []
+    while push.poll() is None or not attempts:
+        during = push.poll() is None
+        result = artifactctl(reader, "pull", "--json")
+        attempts.append((during, result.returncode))
+        assert result.returncode in (0, 3), result.stderr  # done, or objects not there yet
+        if result.returncode == 3:
+            said = " ".join(result.stderr.split())
+            assert "error:" in said and "Traceback" not in said, said
+        else:
+            doc = json.loads(result.stdout)
+            assert doc["verified"] and doc["summary"]["failed"] == 0, doc["summary"]
+        got = snapshot(reader / "artifacts/data") if (reader / "artifacts/data").is_dir() else {}
+        partial = {rel for rel, digest in got.items() if expected.get(rel) != digest}
+        assert not partial, f"files that are not the pushed bytes: {sorted(partial)[:5]}"
+        time.sleep(0.2)
+    _, stderr = push.communicate(timeout=600)
+    assert push.returncode == 0, stderr
+    assert any(during for during, _ in attempts), "no pull started while the push ran"
+
+    final = artifactctl(reader, "pull", "--json")
+    assert final.returncode == 0, final.stderr
+    assert snapshot(reader / "artifacts/data") == expected
+    assert artifactctl(reader, "status").returncode == 0
