@@ -74,6 +74,6 @@ def render(console: Console, listing: PreserveListing) -> None:
             "preserve rules",
             ["rule", "file", "tracked by", "state", "differs from DVC"],
             rows,
-            no_wrap=("file",),
+            paths=("file",),
         )
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,11 @@ from artifactctl.fs.atomic import read_json
 from artifactctl.project import Project
 from artifactctl.registry.archive import archived_records
 from artifactctl.registry.champion import CURRENT, PREVIOUS, reconcile, slot_dir
-from artifactctl.registry.experiments import get_experiment, load_experiments, read_metrics
+from artifactctl.registry.experiments import (
+    get_experiment,
+    load_experiments,
+    read_metrics,
+)
 from artifactctl.registry.folders import matches
 from artifactctl.registry.ledger import RegistryState, id_order, read_events, state_of
 from artifactctl.registry.outputs import file_states, is_built, recorded_stages
@@ -26,8 +31,13 @@ from artifactctl.registry.outputs import file_states, is_built, recorded_stages
 # ------------------------------------------------------------------------- where
 
 
-def where(project: Project, what: str) -> Path:
-    """champion | previous | ID -> the one folder a script wants."""
+def where(project: Project, what: str, on_rebuild: Callable[[str], None] | None = None) -> Path:
+    """champion | previous | ID -> the one folder a script wants.
+
+    A champion copy that is absent (a fresh clone) is rebuilt from the ledger quietly;
+    one that exists but does not match the ledger (edited by hand, tampered with) is
+    rebuilt too, and ``on_rebuild`` is told so.
+    """
     if what in ("champion", "previous"):
         state = state_of(project)
         champ = state.current if what == "champion" else state.previous
@@ -39,6 +49,11 @@ def where(project: Project, what: str) -> Path:
         slot = CURRENT if what == "champion" else PREVIOUS
         path = slot_dir(project, slot)
         if not matches(path, champ.files):
+            if on_rebuild is not None and path.exists():
+                on_rebuild(
+                    f"{project.rel(path)} did not match what the ledger recorded for "
+                    f"{champ.id} (changed by hand?); rebuilt it from the ledger"
+                )
             with project.lock():  # a fresh clone, or a hand edit: rebuild from the ledger
                 reconcile(project, state_of(project))
         return path
@@ -56,7 +71,8 @@ def where(project: Project, what: str) -> Path:
     if archived.is_dir():
         return archived
     raise UsageError(
-        f"unknown experiment {what!r} (declared: {', '.join(sorted(experiments)) or 'none'})"
+        f"unknown experiment {what!r} (declared: {', '.join(sorted(experiments)) or 'none'})",
+        hint="`artifactctl where` takes champion, previous or an ID from `artifactctl list`",
     )
 
 
@@ -245,6 +261,16 @@ class LoadedChampion:
     metadata: dict[str, Any]
 
 
+class ChampionRebuilt(UserWarning):
+    """load_champion() found a champion copy that did not match the ledger and rebuilt it."""
+
+
+def _warn_rebuilt(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, ChampionRebuilt, stacklevel=4)
+
+
 def load_champion(which: str = "champion", start: Path | None = None) -> LoadedChampion:
     """The champion's model and preprocessing, each checksum-verified before unpickling.
 
@@ -260,7 +286,7 @@ def load_champion(which: str = "champion", start: Path | None = None) -> LoadedC
         raise UsageError("which must be 'champion' or 'previous'")
     project = find_repo(start)
     project.recover_interrupted()  # never a journal another process holds the lock for
-    path = where(project, which)
+    path = where(project, which, on_rebuild=_warn_rebuilt)
     state = state_of(project)
     champ = state.current if which == "champion" else state.previous
     assert champ is not None  # where() raised otherwise

@@ -48,6 +48,7 @@ class RunReport:
     replaced: list[dict[str, Any]] = field(default_factory=list)  # forced production replacements
     refused: list[dict[str, Any]] = field(default_factory=list)  # what --force would replace
     metric: str = "rmse"
+    replaced_run: bool = False  # a test run of the same name existed and was replaced
     status: str = OK
     error: str | None = None  # a failure's first line
     message: str | None = None  # the whole failure (a failed stage's output tail)
