@@ -38,6 +38,11 @@ class _Group(TyperGroup):
     """
 
     def main(self, args: Any = None, *pos: Any, standalone_mode: bool = True, **kw: Any) -> Any:
+        if os.environ.get(COMPLETE_VAR):
+            # a shell asks for completions: only then load Typer's completion classes
+            from typer.completion import completion_init
+
+            completion_init()
         args = list(sys.argv[1:] if args is None else args)
         _debug["on"] = "--debug" in args[: _end_of_options(args)]
         if _debug["on"]:
@@ -57,6 +62,9 @@ class _Group(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+COMPLETE_VAR = "_ARTIFACTCTL_COMPLETE"  # Typer's name for `artifactctl`'s completion requests
 
 
 def _end_of_options(args: list[str]) -> int:

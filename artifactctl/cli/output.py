@@ -220,10 +220,12 @@ def _default(value: Any) -> Any:
 
 # Columns that may wrap, by header: free text shrinks first (wrapping at spaces), then paths
 # (folding after a "/"); every other column (IDs, states, numbers, gate names) stays whole.
-FREE_TEXT = frozenset({"description", "detail", "reason", "credentials", "gates", "note"})
+FREE_TEXT = frozenset({"description", "desc", "detail", "reason", "credentials", "gates", "note"})
 PATHS = frozenset({"path", "file", "backup", "rule", "tracked by", "url", "endpoint"})
 GAP = 2  # between columns (collapsed padding, no vertical rule)
 MIN_FREE = 12
+MIN_FREE_LAST = 8  # free text narrower than MIN_FREE only when nothing else can give way
+MIN_DIGEST = 8
 
 
 def table(
@@ -235,28 +237,39 @@ def table(
     no_wrap: Sequence[str] = (),
     free: Sequence[str] = (),
     paths: Sequence[str] = (),
+    digests: Sequence[str] = (),
 ) -> Any:
     """A table with the project's look that fits the terminal; empty columns are dropped.
 
     When the columns are wider than the terminal, free-text columns (``FREE_TEXT`` or
-    ``free``) shrink and wrap first, then path columns (``PATHS`` or ``paths``) fold
-    after a ``/``; IDs, states, numbers and gate names never break (``no_wrap`` is kept
-    for callers that name such a column explicitly).
+    ``free``) shrink and wrap first, then ``digests`` (md5s, sha256s) are shortened to a
+    prefix of at least 8 digits as git shortens commits (``--json`` has them whole), then
+    path columns (``PATHS`` or ``paths``) fold after a ``/``; IDs, states, numbers and
+    gate names never break (``no_wrap`` is kept for callers that name such a column).
     """
     keep = [
         i for i, _ in enumerate(columns) if any(row[i] not in (None, "") for row in rows)
     ] or list(range(len(columns)))
     cells = [["" if row[i] is None else str(row[i]) for i in keep] for row in rows]
     headers = [columns[i] for i in keep]
-    kinds = [
-        "free"
-        if (h in FREE_TEXT or h in free) and h not in no_wrap
-        else "path"
-        if (h in PATHS or h in paths) and h not in no_wrap
-        else "keep"
-        for h in headers
-    ]
+    kinds = [_kind(h, free, paths, digests, no_wrap) for h in headers]
     return FitTable(title, headers, cells, kinds, [h in justify_right for h in headers])
+
+
+def _kind(
+    header: str,
+    free: Sequence[str],
+    paths: Sequence[str],
+    digests: Sequence[str],
+    no_wrap: Sequence[str],
+) -> str:
+    if header in no_wrap:
+        return "keep"
+    if header in FREE_TEXT or header in free:
+        return "free"
+    if header in PATHS or header in paths:
+        return "path"
+    return "digest" if header in digests else "keep"
 
 
 class FitTable:
@@ -294,18 +307,16 @@ class FitTable:
             elif kind == "path":
                 segments = [seg for c in col for seg in _segments(c)]
                 floor[i] = min(natural[i], max(head, longest(segments)))
+            elif kind == "digest":
+                floor[i] = min(natural[i], max(head, MIN_DIGEST))
         widths = list(natural)
         excess = sum(widths) + GAP * (len(widths) - 1) - available
-        for kind in ("free", "path"):  # take from the widest shrinkable column, one at a time
-            while excess > 0:
-                candidates = [
-                    i for i, k in enumerate(self.kinds) if k == kind and widths[i] > floor[i]
-                ]
-                if not candidates:
-                    break
-                widest = max(candidates, key=lambda i: widths[i])
-                widths[widest] -= 1
-                excess -= 1
+        # free text to a readable width, digests, paths; then free text to its last resort
+        last = [
+            min(natural[i], MIN_FREE_LAST) if k == "free" else 0 for i, k in enumerate(self.kinds)
+        ]
+        for kind, limit in (("free", floor), ("digest", floor), ("path", floor), ("free", last)):
+            excess = _narrow(widths, [k == kind for k in self.kinds], limit, excess)
         return widths
 
     def __rich_console__(self, console: Console, options: Any) -> Any:
@@ -328,11 +339,28 @@ class FitTable:
         for row in self.cells:
             t.add_row(
                 *[
-                    styled(_fold_path(c, w) if kind == "path" else c)
+                    styled(_fit(c, w, kind))
                     for c, w, kind in zip(row, widths, self.kinds, strict=True)
                 ]
             )
         yield t
+
+
+def _narrow(widths: list[int], chosen: list[bool], limit: list[int], excess: int) -> int:
+    """Take ``excess`` cells from the widest chosen columns, none below ``limit``; what is left."""
+    while excess > 0:
+        candidates = [i for i, w in enumerate(widths) if chosen[i] and w > limit[i]]
+        if not candidates:
+            break
+        widths[max(candidates, key=lambda i: widths[i])] -= 1
+        excess -= 1
+    return excess
+
+
+def _fit(cell: str, width: int, kind: str) -> str:
+    if kind == "path":
+        return _fold_path(cell, width)
+    return cell[:width] if kind == "digest" else cell
 
 
 def _segments(path: str) -> list[str]:

@@ -80,7 +80,7 @@ def _render_list(console: Console, rows: list[ExperimentInfo]) -> None:
     console.print(
         table(
             None,
-            ["ID", "phase", "model", *KEY_METRICS, "state", "role", "description"],
+            ["ID", "phase", "model", *KEY_METRICS, "state", "role", "desc"],
             [
                 (
                     r.id,
