@@ -43,11 +43,17 @@ max_p_value = 0.05
 """
 
 
+# An empty folder is invisible to git: a new clone would not have it. Each folder init
+# creates and leaves empty gets this file, unless git ignores the folder (test runs).
+GITKEEP = ".gitkeep"
+
+
 @dataclass
 class InitReport:
     created: list[str] = field(default_factory=list)
     gitignore_updated: bool = False
     settings_written: bool = False
+    gitkeep: list[str] = field(default_factory=list)  # the .gitkeep files written
 
     @property
     def changed(self) -> bool:
@@ -70,16 +76,38 @@ def gitignore_block(project: Project) -> str:
 
 def init(project: Project) -> InitReport:
     report = InitReport()
+    report.gitignore_updated = _update_gitignore(
+        project.root / ".gitignore", gitignore_block(project)
+    )
     for rel in TREE:
         path = project.artifacts / rel
         if not path.is_dir():
             path.mkdir(parents=True, exist_ok=True)
             report.created.append(project.rel(path))
-    report.gitignore_updated = _update_gitignore(
-        project.root / ".gitignore", gitignore_block(project)
-    )
+    report.gitkeep = _keep_in_git(project, report.created)
     report.settings_written = _ensure_settings(project.root / "pyproject.toml")
     return report
+
+
+def _keep_in_git(project: Project, created: list[str]) -> list[str]:
+    """Write a .gitkeep into each new folder that is still empty and that git does not ignore."""
+    import subprocess
+
+    empty = [rel for rel in created if not any((project.root / rel).iterdir())]
+    keeps = [f"{rel}/{GITKEEP}" for rel in empty]
+    if not keeps:
+        return []
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--", *keeps],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    ignored = set(proc.stdout.splitlines()) if proc.returncode in (0, 1) else set(keeps)
+    written = [rel for rel in keeps if rel not in ignored]
+    for rel in written:
+        atomic_write_text(project.root / rel, "")
+    return written
 
 
 def _update_gitignore(path: Path, block: str) -> bool:

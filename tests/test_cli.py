@@ -216,3 +216,46 @@ def test_every_command_the_readme_shows_exists() -> None:
     top = {name.split()[0] for name in _commands()}
     assert shown, "the README shows no command"
     assert sorted(shown - top) == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_the_script_for_each_shell(shell: str) -> None:
+    proc = subprocess.run(
+        [BIN / "artifactctl", "completion", shell], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"_ARTIFACTCTL_COMPLETE=complete_{shell}" in proc.stdout
+
+
+def test_completion_answers_the_shell() -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "_ARTIFACTCTL_COMPLETE": "complete_bash",
+        "COMP_WORDS": "artifactctl status --j",
+        "COMP_CWORD": "2",
+    }
+    proc = subprocess.run([BIN / "artifactctl"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0
+    assert proc.stdout.split() == ["--jobs", "--json"]
+
+
+def test_every_python_api_name_the_readme_shows_imports_from_the_package_lazily() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Pipeline code and the Python API", 1)[1].split("\n## ", 1)[0]
+    names = set(re.findall(r"(?<![\w.])artifactctl\.([A-Za-z_]\w*)", section))
+    names |= set(re.findall(r"`([A-Z][A-Za-z]+(?:Error|Failed|Problem))`", section))
+    assert {"context", "save_run", "load_run", "load_champion", "IntegrityError"} <= names
+    code = (
+        "import sys\n"
+        "import artifactctl\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{HEAVY!r})\n"
+        "assert heavy == [], heavy\n"
+        f"from artifactctl import {', '.join(sorted(names))}\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

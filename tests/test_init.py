@@ -86,3 +86,30 @@ def test_init_commits_cleanly(tmp_path: Path) -> None:
     git(repo, "commit", "-qm", "artifactctl init")
     invoke(repo, "init")
     assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_init_leaves_no_empty_folder_git_cannot_keep(tmp_path: Path) -> None:
+    """A new folder gets a .gitkeep, so a clone has the tree too; ignored folders get none."""
+    repo = init_repo(tmp_path / "repo")
+    doc = json.loads(invoke(repo, "init", "--json").stdout)
+    assert "artifacts/data/.gitkeep" in doc["gitkeep"]
+    assert "artifacts/tests/.gitkeep" not in doc["gitkeep"]  # git-ignored: nothing to keep
+    empty = [
+        p.relative_to(repo).as_posix()
+        for p in (repo / "artifacts").rglob("*")
+        if p.is_dir() and not any(p.iterdir())
+    ]
+    assert empty == ["artifacts/tests"]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    for rel in doc["created"]:
+        assert (clone / rel).is_dir() or rel == "artifacts/tests", rel
+
+
+def test_init_prints_each_line_once_and_plainly(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    out = invoke(repo, "init").stdout
+    assert "wrote default [tool.artifactctl] settings to pyproject.toml" in out
+    assert "  " not in out

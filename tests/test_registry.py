@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,12 @@ def test_rollback_restores_byte_identical_champion_and_walks_back(pipeline_repo:
     run(pipeline_repo, "promote", "v2-001", "--force", "--reason", "experiment")
     assert [run(pipeline_repo, "where", w).stdout.strip() != "" for w in ("champion", "previous")]
     doc = json.loads(run(pipeline_repo, "rollback", "--reason", "bad", "--json").stdout)
-    assert doc == {"from": "v2-001", "to": "v2-002", "previous": "v2-006"}
+    assert doc == {
+        "schema": "artifactctl.rollback/1",
+        "from": "v2-001",
+        "to": "v2-002",
+        "previous": "v2-006",
+    }
     assert champion_files(pipeline_repo) == snapshot(pipeline_repo / MODEL["v2-002"])
     run(pipeline_repo, "rollback")
     assert champion_files(pipeline_repo) == first
@@ -164,7 +170,15 @@ def test_champion_copies_are_rebuilt_from_the_ledger_when_missing(pipeline_repo:
     expected = champion_files(pipeline_repo)
     shutil.rmtree(pipeline_repo / PROD / "champion_current")  # as in a fresh clone
     shutil.rmtree(pipeline_repo / MODEL["v2-006"])  # even the source: the DVC cache has it
-    run(pipeline_repo, "where", "champion")
+    rebuilt = run(pipeline_repo, "where", "champion")
+    assert champion_files(pipeline_repo) == expected
+    assert rebuilt.stderr == ""  # absent copies (a fresh clone) are rebuilt quietly
+    (pipeline_repo / PROD / "champion_current" / "metadata.json").write_text("{}")
+    repaired = run(pipeline_repo, "where", "champion")
+    assert "warning:" in repaired.stderr and "is stale" in repaired.stderr
+    assert "rebuilt artifacts/models/production/champion_current/ from the ledger" in (
+        repaired.stderr
+    )
     assert champion_files(pipeline_repo) == expected
 
 
@@ -178,6 +192,9 @@ def test_load_champion_verifies_before_unpickling(pipeline_repo: Path) -> None:
     model.write_bytes(b"not a pickle")
     with pytest.warns(artifactctl.StaleChampionWarning, match="holds other files than v2-006's"):
         assert artifactctl.load_champion(start=pipeline_repo).id == "v2-006"
+    with warnings.catch_warnings():  # the copy is good again: no warning
+        warnings.simplefilter("error")
+        artifactctl.load_champion(start=pipeline_repo)
     # ...and with no good copy anywhere, loading refuses.
     cache = find_repo(pipeline_repo).cache_dir
     shutil.rmtree(cache)
@@ -232,12 +249,18 @@ def test_new_allocates_ids_that_are_never_reused(pipeline_repo: Path) -> None:
     assert text.startswith(original)  # comments and formatting kept; entry appended in order
     assert "  v2-007:\n    phase: candidates\n    model: lasso\n    alpha: 0.05\n" in text
     run(pipeline_repo, "archive", "v2-007", "--reason", "never built")
-    assert json.loads(run(pipeline_repo, "new", "-m", "ridge", "--json").stdout)["id"] == "v2-008"
+    assert (
+        json.loads(run(pipeline_repo, "new", "--model", "ridge", "--json").stdout)["id"] == "v2-008"
+    )
     params.write_text(params.read_text().split("  v2-008:")[0])  # deleted by hand
-    assert json.loads(run(pipeline_repo, "new", "-m", "gbr", "--json").stdout)["id"] == "v2-009"
+    assert (
+        json.loads(run(pipeline_repo, "new", "--model", "gbr", "--json").stdout)["id"] == "v2-009"
+    )
     assert "unknown model kind" in run(pipeline_repo, "new", "--model", "svm", code=2).stderr
-    assert "--phase" not in run(pipeline_repo, "new", "-m", "ridge", "-p", "prod", code=2).stderr
-    run(pipeline_repo, "new", "-m", "ridge", "-S", "phase=x", code=2)
+    assert (
+        "--phase" not in run(pipeline_repo, "new", "--model", "ridge", "-p", "prod", code=2).stderr
+    )
+    run(pipeline_repo, "new", "--model", "ridge", "-S", "phase=x", code=2)
 
 
 def test_model_kinds_match_the_training_stage() -> None:

@@ -240,14 +240,18 @@ def test_test_run_exp_runs_that_experiment_and_its_inputs(tiny: Path) -> None:
 
 def test_test_run_generates_a_name_and_rerun_overwrites(tiny: Path) -> None:
     result = invoke(tiny, "run", "--exp", "e-1", "--json")
-    name = json.loads(result.stdout)["name"]
+    first = json.loads(result.stdout)
+    name = first["name"]
     import re
 
     assert re.fullmatch(r"test_\d{8}_\d{6}_[0-9a-f]{6}", name)
+    assert first["replaced_run"] is False and "replaced" not in result.stderr
     (tiny / "artifacts/tests" / name / "stale.txt").write_text("old")
     again = invoke(tiny, "run", "--name", name, "--exp", "e-1")
     assert again.exit_code == 0, again.output
     assert not (tiny / "artifacts/tests" / name / "stale.txt").exists()
+    # re-using a name replaces the earlier run, and says so
+    assert f"replaced the earlier test run '{name}'" in " ".join(again.stderr.split())
 
 
 def test_failing_stage_exits_1_with_name_and_output_tail(tiny: Path) -> None:
@@ -307,6 +311,7 @@ def test_library_test_run_reports_a_failed_stage_instead_of_raising(tiny: Path) 
         "refused",
         "backups",
         "metric",
+        "replaced_run",
         "status",
         "error",
     ]
@@ -481,11 +486,20 @@ def test_refresh_refuses_then_forced_regenerates_only_the_selection(tiny: Path) 
     assert production_state(tiny) == before
     forced = invoke(tiny, "refresh", "--exp", "e-2", "--force", "--json")
     assert forced.exit_code == 0, forced.output
-    ran = {s["stage"] for s in json.loads(forced.stdout)["stages"] if s["status"] == "ran"}
+    doc = json.loads(forced.stdout)
+    ran = {s["stage"] for s in doc["stages"] if s["status"] == "ran"}
     assert ran == {"prep", "fit@e-2"}
+    # the stages are deterministic: every output came back with the md5 it had (A -> A),
+    # which is no replacement, so nothing is logged or reported as replaced
+    assert doc["replaced"] == [] and policy.read_records(find_repo(tiny)) == []
+    assert (tiny / PRODUCTION_MODEL).read_text() == "seed=1\nvalue=1\n"
+    params = tiny / "params.yaml"
+    params.write_text(params.read_text().replace("value: 2,", "value: 7,"))
+    changed = invoke(tiny, "refresh", "--exp", "e-2", "--force", "--json")
+    assert changed.exit_code == 0, changed.output
     logged = {r["path"] for r in policy.read_records(find_repo(tiny))}
     assert logged == {"artifacts/models/baseline/e-2", "artifacts/experiments/e-2/metrics.json"}
-    assert (tiny / PRODUCTION_MODEL).read_text() == "seed=1\nvalue=1\n"
+    assert "replaced artifacts/" not in invoke(tiny, "refresh", "--exp", "e-2", "--force").stdout
 
 
 def test_refresh_rejects_hostile_experiment_ids(tiny: Path) -> None:

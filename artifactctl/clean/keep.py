@@ -30,7 +30,8 @@ def run_folder(project: Project, name: str) -> Path:
     if name == TRASH_DIR or run.is_symlink() or not run.is_dir():
         raise UsageError(
             f"no test run named {name!r} in {project.rel(root)}",
-            hint="`artifactctl clean` lists the test runs",
+            hint=f"a test run name is a folder under {project.rel(root)}/ "
+            "(`artifactctl clean` lists the ones retention would remove)",
         )
     return run
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "registry",  # new, list, show, promote, rollback, archive, unarchive, where, history
     "clean",  # clean, keep
     "serve",  # serve, report
+    "completion",
 )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup  # Typer's documented base for `Typer(cls=...)`
 
 from artifactctl import __version__
 from artifactctl.errors import EXIT_ENVIRONMENT, ArtifactctlError
@@ -24,11 +25,64 @@ if TYPE_CHECKING:
     from artifactctl.cli.output import Output
     from artifactctl.project import Project
 
-__all__ = ["JSON_HELP", "app", "command", "fail", "open_project"]
+__all__ = ["JSON_HELP", "app", "command", "debugging", "fail", "open_project"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class _Group(TyperGroup):
+    """The root command: usage errors become one line and a hint, like every other error.
+
+    ``--debug`` is taken out of the arguments wherever it stands (before or after
+    the command), so the hint "run with --debug" works as written.
+    """
+
+    def main(self, args: Any = None, *pos: Any, standalone_mode: bool = True, **kw: Any) -> Any:
+        if os.environ.get(COMPLETE_VAR):
+            # a shell asks for completions: only then load Typer's completion classes
+            from typer.completion import completion_init
+
+            completion_init()
+        args = list(sys.argv[1:] if args is None else args)
+        _debug["on"] = "--debug" in args[: _end_of_options(args)]
+        if _debug["on"]:
+            args.remove("--debug")
+        try:
+            code = super().main(args, *pos, standalone_mode=False, **kw)
+        except typer.TyperException as exc:  # click's usage errors (Typer vendors click)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # type: ignore[attr-defined]
+                code = exc.exit_code
+            else:
+                _usage_error(exc, "--json" in args)
+                code = exc.exit_code
+        except typer.Abort:
+            _print_error("aborted", "")
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+COMPLETE_VAR = "_ARTIFACTCTL_COMPLETE"  # Typer's name for `artifactctl`'s completion requests
+
+
+def _end_of_options(args: list[str]) -> int:
+    return args.index("--") if "--" in args else len(args)
+
+
+def _usage_error(exc: typer.TyperException, as_json: bool) -> None:
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "artifactctl"
+    message = " ".join(exc.format_message().split())
+    hint = f"see `{path} --help`"
+    if as_json:
+        error_json(message, hint, exc.exit_code)
+    _print_error(message, hint)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="artifactctl",
     help="Safe pull, test/production routing, checksums and a model registry over DVC.",
     # Plain help: rich-formatted help costs ~160 ms of imports at every start.
@@ -41,10 +95,13 @@ app = typer.Typer(
 
 JSON_HELP = "Write the result as JSON to stdout (messages go to stderr)."
 
-# ARTIFACTCTL_DEBUG=1/true/yes/on turns tracebacks on; 0/false/anything else leaves them off
-_debug = {
-    "on": os.environ.get("ARTIFACTCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
-}
+# --debug (anywhere on the command line) or ARTIFACTCTL_DEBUG=1/true/yes/on: tracebacks
+_debug = {"on": False}
+
+
+def debugging() -> bool:
+    env = os.environ.get("ARTIFACTCTL_DEBUG", "").strip().lower()
+    return _debug["on"] or env in ("1", "true", "yes", "on")
 
 
 def _version(value: bool) -> None:
@@ -72,18 +129,22 @@ def command(
     target = group or app
 
     def decorate(func: F) -> F:
+        label = " ".join(filter(None, [_group_name(group), name or func.__name__]))
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kw: Any) -> Any:
+            as_json = bool(kw.get("as_json"))
             try:
                 return func(*args, **kw)
             except (typer.Exit, typer.Abort, SystemExit):
                 raise
             except ArtifactctlError as exc:
-                fail(str(exc), exc.hint, exc.exit_code, exc)
+                hint = exc.hint or fallback_hint(label, exc.exit_code)
+                fail(str(exc), hint, exc.exit_code, exc, as_json=as_json)
             except KeyboardInterrupt:
-                fail("interrupted", "", 130, None)
+                fail("interrupted", "run the command again", 130, None, as_json=as_json)
             except Exception as exc:  # DVC's own errors and anything unforeseen
-                fail(*classify(exc), exc)
+                fail(*classify(exc, label), exc, as_json=as_json)
 
         target.command(name=name, **kwargs)(wrapper)
         return func
@@ -91,7 +152,24 @@ def command(
     return decorate
 
 
-def classify(exc: Exception) -> tuple[str, str, int]:
+def _group_name(group: typer.Typer | None) -> str:
+    """The name a sub-app (``preserve``, ``remote``) is registered under."""
+    if group is None:
+        return ""
+    for info in app.registered_groups:
+        if info.typer_instance is group:
+            return info.name or ""
+    return group.info.name or ""
+
+
+def fallback_hint(label: str, code: int) -> str:
+    """A hint for an error raised without one: where to read what the command expects."""
+    if code == EXIT_ENVIRONMENT:
+        return f"run `artifactctl {label} --debug` for the full traceback"
+    return f"see `artifactctl {label} --help`"
+
+
+def classify(exc: Exception, label: str = "COMMAND") -> tuple[str, str, int]:
     """(message, hint, exit code) for an exception no command raised on purpose."""
     module = type(exc).__module__ or ""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -109,21 +187,44 @@ def classify(exc: Exception) -> tuple[str, str, int]:
         )
     return (
         f"internal error: {type(exc).__name__}: {text}",
-        "run with --debug for the traceback and report it",
+        f"run `artifactctl {label} --debug` for the traceback and report it",
         EXIT_ENVIRONMENT,
     )
 
 
-def fail(message: str, hint: str, code: int, exc: BaseException | None) -> None:
-    """One red line and a hint on stderr (the traceback too with --debug), then exit."""
-    from artifactctl.cli.output import Output  # the library and rich load only when used
+def fail(
+    message: str, hint: str, code: int, exc: BaseException | None, *, as_json: bool = False
+) -> None:
+    """One red line and a hint on stderr (the traceback too with --debug), then exit.
 
-    if _debug["on"] and exc is not None:
+    Under ``--json`` the error is also a JSON document on stdout, so a script
+    reading stdout always gets one document.
+    """
+    if debugging() and exc is not None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    Output().error(message, hint)
+    if as_json:
+        error_json(message, hint, code)
+    _print_error(message, hint)
     raise typer.Exit(code)
+
+
+ERROR_SCHEMA = "artifactctl.error/1"
+
+
+def error_json(message: str, hint: str, code: int) -> None:
+    import json
+
+    doc = {"schema": ERROR_SCHEMA, "error": message, "hint": hint, "exit_code": code}
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _print_error(message: str, hint: str) -> None:
+    from artifactctl.cli.output import Output  # rich loads only when an error is shown
+
+    Output().error(message, hint)
 
 
 def open_project(out: Output | None = None) -> Project:

@@ -189,4 +189,4 @@ def keep_command(
             state = "kept" if r.kept else "no longer kept"
             console.print(f"{r.path}: {state}" + ("" if r.changed else " (unchanged)"))
 
-    out.result({"runs": [asdict(r) for r in results]}, render)
+    out.result({"runs": [asdict(r) for r in results]}, render, schema="artifactctl.keep/1")

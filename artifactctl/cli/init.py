@@ -25,8 +25,10 @@ def init_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) 
         if report.gitignore_updated:
             console.print("updated .gitignore (test runs and local backups)")
         if report.settings_written:
-            console.print("wrote default [tool.artifactctl] settings to pyproject.toml")
+            console.print(
+                "wrote default [tool.artifactctl] settings to pyproject.toml", markup=False
+            )
         if not report.changed:
             console.print("already initialised: nothing to do")
 
-    out.result({**asdict(report), "changed": report.changed}, render)
+    out.result({**asdict(report), "changed": report.changed}, render, schema="artifactctl.init/1")

@@ -75,7 +75,7 @@ def render(console: Console, listing: PreserveListing) -> None:
             "preserve rules",
             ["rule", "file", "tracked by", "state", "differs from DVC"],
             rows,
-            no_wrap=("file",),
+            paths=("file",),
         )
     )
 
@@ -138,4 +138,4 @@ def restore_command(
             console.print(f"kept the overwritten {result.original} as {result.saved}", markup=False)
         console.print(f"restored {result.original} from {result.backup}", markup=False)
 
-    out.result(result.to_dict(), render)
+    out.result(result.to_dict(), render, schema="artifactctl.restore/1")

@@ -29,7 +29,7 @@ def _fmt(value: Any) -> str:
 @command(name="new")
 def new_command(
     model: str = typer.Option(
-        ..., "--model", "-m", help="Model kind: ridge, lasso, gbr or random_forest."
+        ..., "--model", help="Model kind: ridge, lasso, gbr or random_forest."
     ),
     phase: str = typer.Option(
         "candidates", "--phase", "-p", help="baseline or candidates (where the model is written)."
@@ -53,6 +53,7 @@ def new_command(
             f"added experiment [bold]{result.id}[/bold] ({result.model}, {result.phase}) "
             f"to params.yaml; build it with `dvc repro evaluate@{result.id}`"
         ),
+        schema="artifactctl.new/1",
     )
 
 
@@ -73,7 +74,7 @@ def list_command(
     rows = list_experiments(project, phase, sort)
     warn_stale_champion(out, project)
     data = {"experiments": [{k: v for k, v in asdict(r).items() if k != "params"} for r in rows]}
-    out.result(data, lambda c: _render_list(c, rows))
+    out.result(data, lambda c: _render_list(c, rows), schema="artifactctl.list/1")
 
 
 def _render_list(console: Console, rows: list[ExperimentInfo]) -> None:
@@ -83,7 +84,7 @@ def _render_list(console: Console, rows: list[ExperimentInfo]) -> None:
     console.print(
         table(
             None,
-            ["ID", "phase", "model", *KEY_METRICS, "state", "role", "description"],
+            ["ID", "phase", "model", *KEY_METRICS, "state", "role", "desc"],
             [
                 (
                     r.id,
@@ -114,7 +115,7 @@ def show_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     detail = show_experiment(project, exp_id)
-    out.result(detail.to_dict(), lambda c: _render_show(c, detail))
+    out.result(detail.to_dict(), lambda c: _render_show(c, detail), schema="artifactctl.show/1")
 
 
 def _render_show(console: Console, d: ExperimentDetail) -> None:
@@ -179,7 +180,9 @@ def promote_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     result = promote(project, exp_id, against=against, force=force, reason=reason, dry_run=dry_run)
-    out.result(result.to_dict(), lambda c: _render_promote(c, result))
+    out.result(
+        result.to_dict(), lambda c: _render_promote(c, result), schema="artifactctl.promote/1"
+    )
     if not result.passed and not result.promoted:
         raise typer.Exit(1)
 
@@ -235,6 +238,7 @@ def rollback_command(
     out.result(
         result.to_dict(),
         lambda c: c.print(f"rolled back: champion {result.from_id} -> {result.to_id}{prev}"),
+        schema="artifactctl.rollback/1",
     )
 
 
@@ -251,7 +255,7 @@ def archive_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     result = archive(project, exp_id, reason)
-    out.result(result.to_dict(), lambda c: _render_moves(c, result))
+    out.result(result.to_dict(), lambda c: _render_moves(c, result), schema="artifactctl.archive/1")
 
 
 @command(name="unarchive")
@@ -266,7 +270,9 @@ def unarchive_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     result = unarchive(project, exp_id)
-    out.result(result.to_dict(), lambda c: _render_moves(c, result))
+    out.result(
+        result.to_dict(), lambda c: _render_moves(c, result), schema="artifactctl.unarchive/1"
+    )
 
 
 def _render_moves(console: Console, result: Any) -> None:
@@ -322,7 +328,11 @@ def history_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP
     out = Output(json_mode=as_json)
     project = open_project(out)
     events = history(project)
-    out.result({"events": events}, lambda c: c.print(_events_table(None, events)))
+    out.result(
+        {"events": events},
+        lambda c: c.print(_events_table(None, events)),
+        schema="artifactctl.history/1",
+    )
 
 
 def _events_table(title: str | None, events: list[dict[str, Any]]) -> Any:

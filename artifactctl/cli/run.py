@@ -61,6 +61,7 @@ def run_command(
 ) -> None:
     """Run the pipeline: a disposable test run, or production `dvc repro` under the policy."""
     import os
+    import shlex
 
     from artifactctl import layout
     from artifactctl.cli.output import Output
@@ -74,7 +75,11 @@ def run_command(
     )
     if chosen == Mode.PRODUCTION:
         if name:
-            raise UsageError("--name is for test runs; production writes the canonical paths")
+            raise UsageError(
+                "--name is for test runs; production writes the canonical paths",
+                hint="drop --name for production, or run "
+                f"`artifactctl run --mode test --name {shlex.quote(name)}` for a test run",
+            )
         if set_:
             raise UsageError(
                 "-S is for test runs only",
@@ -162,11 +167,19 @@ def _execute(out: Output, run: Callable[[Progress], RunReport]) -> None:
     """Run with a progress display, render the report, exit with its code."""
     with _stage_progress(out) as progress:
         report = run(progress)
+    if report.replaced_run:
+        out.warn(f"replaced the earlier test run {report.name!r} ({report.path}/)")
     # A failure before any stage ran has no table to show.
-    if report.ok or report.stages or report.refused:
-        out.result(report.to_dict(), lambda console: render(console, report))
+    shown = report.ok or bool(report.stages or report.refused)
+    if shown:
+        out.result(report.to_dict(), lambda console: render(console, report), schema=RUN_SCHEMA)
     if not report.ok:
-        fail(report.message or report.status, report.hint, report.exit_code, None)
+        # under --json the report (ok: false) is already the one document on stdout
+        as_json = out.json_mode and not shown
+        fail(report.message or report.status, report.hint, report.exit_code, None, as_json=as_json)
+
+
+RUN_SCHEMA = "artifactctl.run_report/1"  # run and refresh (artifactctl.run/1 is run.json)
 
 
 class _stage_progress:
@@ -263,7 +276,9 @@ def show_run_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     info = inspect_run(project, run)
-    out.result(info.to_dict(), lambda console: render_run(console, info))
+    out.result(
+        info.to_dict(), lambda console: render_run(console, info), schema="artifactctl.run_info/1"
+    )
     if not info.ok:
         raise typer.Exit(1)
 
@@ -279,7 +294,7 @@ def render_run(console: Console, info: RunInfo) -> None:
             ["file", "size", "state", "sha256"],
             rows,
             justify_right=("size",),
-            no_wrap=("file", "state"),
+            no_wrap=("state",),
         )
     )
     if info.model_type:

@@ -63,7 +63,7 @@ def render(console: Console, report: StatusReport) -> None:
             ["path", "kind", "exp", "size", "files", "state", "detail"],
             rows,
             justify_right=("size", "files"),
-            no_wrap=("path", "state"),
+            no_wrap=("state",),
         )
     )
     counts = report.counts

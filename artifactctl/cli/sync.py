@@ -86,7 +86,7 @@ def render_pull(console: Console, report: PullReport) -> None:
     if notable:
         detail = [(f.path, f.state, f.backup or "", f.detail) for f in notable[:200]]
         console.print()
-        console.print(table(None, ["path", "state", "backup", "detail"], detail, no_wrap=("path",)))
+        console.print(table(None, ["path", "state", "backup", "detail"], detail))
         if len(notable) > 200:
             console.print(f"... and {len(notable) - 200} more (see --json)")
     backed_up = [f for f in report.files if f.backup]

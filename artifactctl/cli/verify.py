@@ -116,6 +116,7 @@ def render(console: Console, report: VerifyReport, show_all: bool = False) -> No
                 rows,
                 justify_right=("size",),
                 no_wrap=("state",),
+                digests=("expected", "actual"),
             )
         )
         console.print()

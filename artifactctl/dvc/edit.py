@@ -96,7 +96,10 @@ def add_experiment(params_file: Path, exp_id: str, body: dict[str, Any] | str) -
     if data is None:
         data = CommentedMap()
     if not isinstance(data, dict):
-        raise UsageError("params.yaml must be a mapping")
+        raise UsageError(
+            "params.yaml must be a mapping",
+            hint="params.yaml must hold `key: value` lines at the top, e.g. `experiments: {}`",
+        )
     exps = data.get("experiments")
     if exps is None:
         exps = CommentedMap()

@@ -56,7 +56,10 @@ def _moves(project: Project, archived: Path, record: dict[str, Any]) -> dict[str
 
 def archive(project: Project, exp_id: str, reason: str) -> ArchiveResult:
     if not reason or not reason.strip():
-        raise UsageError("archive needs --reason TEXT (it goes into MANIFEST.md)")
+        raise UsageError(
+            "archive needs --reason TEXT (it goes into MANIFEST.md)",
+            hint=f'`artifactctl archive {exp_id} --reason "why"`',
+        )
     with project.lock():
         exp = get_experiment(project, exp_id)
         _refuse_champions(project, exp_id)

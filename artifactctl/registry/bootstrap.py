@@ -50,7 +50,11 @@ def resampling_units(n_rows: int) -> int:
 
 def check_metric(metric: str) -> None:
     if metric not in METRICS:
-        raise UsageError(f"promotion metric {metric!r} is not supported; use one of {METRICS}")
+        raise UsageError(
+            f"promotion metric {metric!r} is not supported; use one of {METRICS}",
+            hint=f"set metric to one of {', '.join(METRICS)} under "
+            "[tool.artifactctl.promotion] in pyproject.toml",
+        )
 
 
 def metric_value(metric: str, actual: Any, predicted: Any) -> Any:

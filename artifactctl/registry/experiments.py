@@ -34,6 +34,12 @@ class Experiment:
         return project.artifacts / layout.EXPERIMENTS / self.id
 
 
+UNKNOWN_EXPERIMENT_HINT = (
+    "`artifactctl list` shows the experiments; `artifactctl new --model KIND` adds one"
+)
+MAPPING_HINT = "params.yaml must hold `key: value` lines at the top, e.g. `experiments: {}`"
+
+
 def load_experiments(project: Project) -> dict[str, Experiment]:
     return experiments_in(load_yaml(project.root / "params.yaml") or {})
 
@@ -41,7 +47,7 @@ def load_experiments(project: Project) -> dict[str, Experiment]:
 def experiments_in(params: Any, source: str = "params.yaml") -> dict[str, Experiment]:
     """The experiments a params document declares, their IDs and phases checked as names."""
     if not isinstance(params, dict):
-        raise UsageError(f"{source} must be a mapping")
+        raise UsageError(f"{source} must be a mapping", hint=MAPPING_HINT)
     declared = params.get("experiments") or {}
     if not isinstance(declared, dict):
         raise UsageError(f"{source}: 'experiments' must map IDs to settings")
@@ -66,7 +72,9 @@ def get_experiment(project: Project, exp_id: str) -> Experiment:
     experiments = load_experiments(project)
     if exp_id not in experiments:
         known = ", ".join(sorted(experiments)) or "none"
-        raise UsageError(f"unknown experiment {exp_id!r} (declared: {known})")
+        raise UsageError(
+            f"unknown experiment {exp_id!r} (declared: {known})", hint=UNKNOWN_EXPERIMENT_HINT
+        )
     return experiments[exp_id]
 
 

@@ -114,7 +114,10 @@ def promote(
     Refusals are UsageError (exit 2); a gate failure returns ``promoted=False``.
     """
     if force and not (reason and reason.strip()):
-        raise UsageError("--force needs --reason TEXT: a forced promotion is recorded with it")
+        raise UsageError(
+            "--force needs --reason TEXT: a forced promotion is recorded with it",
+            hint=f'`artifactctl promote {exp_id} --force --reason "why it must go out"`',
+        )
     request = _Request(exp_id, against, force, reason, dry_run)
     if dry_run:
         return _evaluate(project, request)[2]
@@ -240,7 +243,10 @@ def _candidate(project: Project, state: RegistryState, exp_id: str) -> Experimen
         )
     candidate = get_experiment(project, exp_id)
     if state.current is not None and state.current.id == exp_id:
-        raise UsageError(f"experiment {exp_id} is already the champion")
+        raise UsageError(
+            f"experiment {exp_id} is already the champion",
+            hint="nothing to do: `artifactctl list` shows the champion; promote another ID",
+        )
     return candidate
 
 

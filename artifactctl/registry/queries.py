@@ -18,7 +18,11 @@ from artifactctl.fs.atomic import read_json
 from artifactctl.project import Project
 from artifactctl.registry.archive import archived_records
 from artifactctl.registry.champion import CURRENT, PREVIOUS, reconcile, slot_dir
-from artifactctl.registry.experiments import get_experiment, load_experiments, read_metrics
+from artifactctl.registry.experiments import (
+    get_experiment,
+    load_experiments,
+    read_metrics,
+)
 from artifactctl.registry.folders import matches
 from artifactctl.registry.ledger import RegistryState, id_order, read_events, state_of
 from artifactctl.registry.outputs import file_states, is_built, recorded_stages
@@ -27,7 +31,12 @@ from artifactctl.registry.outputs import file_states, is_built, recorded_stages
 
 
 def where(project: Project, what: str) -> Path:
-    """champion | previous | ID -> the one folder a script wants."""
+    """champion | previous | ID -> the one folder a script wants.
+
+    A champion copy that is absent (a fresh clone) or does not match the ledger
+    (edited by hand, a merge: ``registry/stale.py`` warns about those) is rebuilt
+    from the ledger.
+    """
     if what in ("champion", "previous"):
         state = state_of(project)
         champ = state.current if what == "champion" else state.previous
@@ -56,7 +65,8 @@ def where(project: Project, what: str) -> Path:
     if archived.is_dir():
         return archived
     raise UsageError(
-        f"unknown experiment {what!r} (declared: {', '.join(sorted(experiments)) or 'none'})"
+        f"unknown experiment {what!r} (declared: {', '.join(sorted(experiments)) or 'none'})",
+        hint="`artifactctl where` takes champion, previous or an ID from `artifactctl list`",
     )
 
 

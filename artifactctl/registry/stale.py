@@ -71,8 +71,8 @@ def stale_copies(project: Project, state: RegistryState | None = None) -> list[S
     for slot, which, key in SLOTS:
         folder = prod / slot
         recorded = pointer.get(key)
-        if not folder.is_dir() and not isinstance(recorded, dict):
-            continue  # never built in this clone: the first `where` builds it
+        if not folder.is_dir():
+            continue  # absent (fresh clone, deleted copy): nothing stale; `where` builds it
         champ = state.current if which == "champion" else state.previous
         why = _why_stale(project, folder, champ, recorded)
         if why is not None:
@@ -87,13 +87,13 @@ def _why_stale(
     project: Project, folder: Path, champ: Champion | None, recorded: object
 ) -> str | None:
     if champ is None:
-        return "no champion" if folder.is_dir() else None
+        return "no champion"
     if isinstance(recorded, dict):
         if recorded.get("id") != champ.id:
             return "another ID"
         if recorded.get("files") != champ.files:
             return "other files"
-    if not folder.is_dir() or not _holds(project, folder, champ.files):
+    if not _holds(project, folder, champ.files):
         return "other files"
     return None
 

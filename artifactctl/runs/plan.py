@@ -18,7 +18,7 @@ from artifactctl.scope import overlaps
 
 def check_experiments(project: Project, experiments: list[str]) -> list[str]:
     """The IDs, each a safe name and registered in params.yaml, without repeats."""
-    from artifactctl.registry.experiments import load_experiments
+    from artifactctl.registry.experiments import UNKNOWN_EXPERIMENT_HINT, load_experiments
 
     for exp in experiments:
         layout.validate_name(exp, "experiment ID")
@@ -26,7 +26,8 @@ def check_experiments(project: Project, experiments: list[str]) -> list[str]:
     for exp in experiments:
         if exp not in known:
             raise UsageError(
-                f"unknown experiment {exp!r} (declared: {', '.join(sorted(known)) or 'none'})"
+                f"unknown experiment {exp!r} (declared: {', '.join(sorted(known)) or 'none'})",
+                hint=UNKNOWN_EXPERIMENT_HINT,
             )
     return list(dict.fromkeys(experiments))
 

@@ -216,13 +216,18 @@ class _ProductionRun:
         return result is not None and result.status != "unchanged"
 
     def finish(self) -> None:
-        """Log each at-risk artifact whose stage actually ran (also when it then failed)."""
+        """Log each at-risk artifact whose stage actually ran (also when it then failed).
+
+        An artifact its stage wrote again byte for byte (same md5: a deterministic
+        refresh) was not replaced, and is not logged as if it had been.
+        """
         when, who = policy.now_iso(), policy.who() if self.at_risk else ""
-        records = [
+        ran = [
             risk.record(self.project, out, when, who, self.command, None)
             for out, risk in sorted(self.at_risk.items())
             if self._ran(risk.stage)
         ]
+        records = [r for r in ran if r.md5_after != r.md5_before]
         policy.append_records(self.project, records)
         self.report.replaced = [r.to_dict() for r in records]
         if self.journal is not None:

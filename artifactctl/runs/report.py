@@ -49,6 +49,7 @@ class RunReport:
     refused: list[dict[str, Any]] = field(default_factory=list)  # what --force would replace
     backups: list[dict[str, str]] = field(default_factory=list)  # preserved files kept first
     metric: str = "rmse"
+    replaced_run: bool = False  # a test run of the same name existed and was replaced
     status: str = OK
     error: str | None = None  # a failure's first line
     message: str | None = None  # the whole failure (a failed stage's output tail)

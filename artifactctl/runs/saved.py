@@ -237,7 +237,11 @@ def resolve_run(project: Project, run: str | os.PathLike[str]) -> Path:
     run_id = layout.validate_name(text, "run ID")
     folders = run_folders(project).get(run_id, [])
     if not folders:
-        raise UsageError(f"no run {run_id!r} under {project.rel(project.artifacts)}/")
+        raise UsageError(
+            f"no run {run_id!r} under {project.rel(project.artifacts)}/",
+            hint="give a run ID from save_run, a test run name (a folder under "
+            "artifacts/tests/) or a run folder",
+        )
     if len(folders) > 1:
         listing = ", ".join(project.rel(p) for p in folders)
         raise UsageError(f"run ID {run_id!r} is ambiguous: {listing}", hint="give the folder path")

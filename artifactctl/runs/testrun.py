@@ -80,7 +80,7 @@ def run_test(
         overrides=overrides,
         metric=project.settings.promotion.metric,
     )
-    _fresh_run_folder(project, ctx.base)
+    report.replaced_run = _fresh_run_folder(project, ctx.base)
     manifest = {
         "schema": layout.RUN_SCHEMA,
         "name": name,
@@ -196,8 +196,11 @@ def _stage_env(name: str, overrides: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _fresh_run_folder(project: Project, base: Path) -> None:
-    """A test run with an existing name overwrites it (test runs are disposable)."""
+def _fresh_run_folder(project: Project, base: Path) -> bool:
+    """A test run with an existing name overwrites it (test runs are disposable).
+
+    True when an earlier run of that name was replaced (the report says so).
+    """
     tests = project.artifacts / layout.TESTS
     # no linked folder on the way: test runs stay in the repository
     contained(project.root, project.rel(base), what="test run", source="run", parents_only=False)
@@ -214,8 +217,9 @@ def _fresh_run_folder(project: Project, base: Path) -> None:
         base.mkdir()
         if kept:
             (base / layout.KEEP_MARKER).touch()
-    else:
-        base.mkdir()
+        return True
+    base.mkdir()
+    return False
 
 
 def _file_manifest(base: Path) -> dict[str, dict[str, Any]]:

@@ -101,7 +101,10 @@ def remove_rule(project: Project, given: str) -> RuleChange:
     current = [str(r) for r in rules]
     if rule not in current:
         known = ", ".join(current) or "none"
-        raise UsageError(f"{rule} is not a preserve rule (rules: {known})")
+        raise UsageError(
+            f"{rule} is not a preserve rule (rules: {known})",
+            hint="give the rule exactly as `artifactctl preserve list` shows it",
+        )
     del rules[current.index(rule)]
     _write(path, doc.as_string())
     return RuleChange(rule, True, [r for r in current if r != rule])

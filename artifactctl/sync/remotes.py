@@ -104,6 +104,9 @@ def set_default(project: Project, name: str) -> str:
 
     known = [r.name for r in remotes(project.root)]
     if name not in known:
-        raise UsageError(f"unknown remote {name!r} (configured: {', '.join(known) or 'none'})")
+        raise UsageError(
+            f"unknown remote {name!r} (configured: {', '.join(known) or 'none'})",
+            hint="`artifactctl remote list` shows the remotes; `artifactctl remote add` adds one",
+        )
     edit_config(project.root, "repo", {"core": {"remote": name}})
     return name
