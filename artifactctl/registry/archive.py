@@ -98,19 +98,19 @@ def _record(project: Project, exp: Experiment, reason: str) -> dict[str, Any]:
 
     exp_id, model_dir, exp_dir = exp.id, exp.model_dir(project), exp.experiment_dir(project)
     params, lock = project.root / "params.yaml", project.root / "dvc.lock"
-    names = stages(exp_id)
+    names = stages(project, exp_id)
     model_files, exp_files = folder_hashes(model_dir), folder_hashes(exp_dir)
     return {
         "schema": "artifactctl.archived/1",
         "id": exp_id,
         "phase": exp.phase,
         "reason": reason,
-        "params": experiment_body(params, exp_id),
-        "params_yaml": experiment_text(params, exp_id),
+        "params": experiment_body(params, exp_id, project.registry.experiments),
+        "params_yaml": experiment_text(params, exp_id, project.registry.experiments),
         "dvc_lock": lock_stages(lock, names),
         "dvc_lock_yaml": lock_stages_text(lock, names),
         "dvc_lock_after": lock_positions(lock, names),
-        "metrics": read_metrics(exp_dir),
+        "metrics": read_metrics(exp.metrics_file(project)),
         "from": {"model": project.rel(model_dir), "experiment": project.rel(exp_dir)},
         "files": {"model": model_files, "experiment": exp_files},
         "md5": {

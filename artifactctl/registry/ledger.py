@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_text
 from artifactctl.project import Project
@@ -54,7 +53,7 @@ def state_of(project: Project) -> RegistryState:
 
 
 def ledger_path(project: Project) -> Path:
-    return project.artifacts / layout.PRODUCTION / LEDGER
+    return project.registry_dir / LEDGER
 
 
 def read_events(project: Project) -> list[dict[str, Any]]:

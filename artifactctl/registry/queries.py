@@ -21,7 +21,7 @@ from artifactctl.registry.champion import CURRENT, PREVIOUS, reconcile, slot_dir
 from artifactctl.registry.experiments import get_experiment, load_experiments, read_metrics
 from artifactctl.registry.folders import matches
 from artifactctl.registry.ledger import RegistryState, id_order, read_events, state_of
-from artifactctl.registry.outputs import file_states, is_built, recorded_stages
+from artifactctl.registry.outputs import file_states, is_built, recorded_stages, repro_hint
 
 # ------------------------------------------------------------------------- where
 
@@ -43,14 +43,14 @@ def where(project: Project, what: str) -> Path:
                 reconcile(project, state_of(project))
         return path
     layout.validate_name(what, "experiment ID")
-    archived = project.artifacts / layout.ARCHIVE / what / "model"
+    archived = project.archive_dir / what / "model"
     experiments = load_experiments(project)
     if what in experiments:
         path = experiments[what].model_dir(project)
         if not path.is_dir():
             raise UsageError(
                 f"experiment {what} has no model folder yet ({project.rel(path)})",
-                hint=f"build it with `dvc repro evaluate@{what}` or fetch it with `dvc pull`",
+                hint=f"build it with {repro_hint(project, what)} or fetch it with `dvc pull`",
             )
         return path
     if archived.is_dir():
@@ -98,7 +98,7 @@ def list_experiments(
                 model=exp.model,
                 state="built" if built else "not built",
                 role=_role(state, exp.id),
-                metrics=read_metrics(exp.experiment_dir(project)),
+                metrics=read_metrics(exp.metrics_file(project)),
                 desc=exp.desc,
                 params=exp.params,
             )
@@ -114,9 +114,7 @@ def list_experiments(
                 model=str(params.get("model", "")),
                 state="archived",
                 role=_role(state, record["id"]),
-                metrics=read_metrics(
-                    project.artifacts / layout.ARCHIVE / record["id"] / "experiment"
-                ),
+                metrics=read_metrics(project.archive_dir / record["id"] / "experiment"),
                 desc=str(params.get("desc", "")),
                 params=params,
             )
@@ -181,7 +179,7 @@ def show_experiment(project: Project, exp_id: str) -> ExperimentDetail:
 
 
 def _archived_files(project: Project, exp_id: str) -> tuple[dict[str, str], list[dict]]:
-    base = project.artifacts / layout.ARCHIVE / exp_id
+    base = project.archive_dir / exp_id
     paths = {"model": project.rel(base / "model"), "experiment": project.rel(base / "experiment")}
     files = [
         {"path": project.rel(p), "size": p.stat().st_size, "state": "archived"}
@@ -213,7 +211,7 @@ def _active_files(project: Project, exp_id: str) -> tuple[dict[str, str], list[d
 def _promotion_tests(project: Project, exp_id: str) -> list[dict[str, Any]]:
     """A summary of every promotion test the experiment took part in, as either side."""
     tests = []
-    folder = project.artifacts / layout.PROMOTION_TESTS
+    folder = project.promotion_tests_dir
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             doc = read_json(path)
