@@ -324,6 +324,9 @@ def _check_registry(registry: Registry, where: str) -> None:
         raise SettingsError(f"{where}.experiments must name a params.yaml key")
     for key in ("model_dir", "predictions", "metrics"):
         check_template(getattr(registry, key), f"{where}.{key}")
+    columns = (registry.row_id, registry.actual, registry.predicted)
+    if not all(c.strip() for c in columns) or len(set(columns)) < 3:
+        raise SettingsError(f"{where}: row_id, actual and predicted must be three column names")
     bad = (
         "/" in prefix
         or "\\" in prefix

@@ -55,11 +55,11 @@ class InitReport:
 
 
 def gitignore_block(project: Project) -> str:
-    root = project.settings.artifacts_root.strip("/")
+    tests = project.rel(project.tests_dir)
     lines = [
         BEGIN,
         "# test-mode runs: disposable, cleaned by `artifactctl clean`",
-        f"/{root}/{layout.TESTS}/",
+        f"/{tests}/",
         "# local copies kept by `artifactctl pull --prefer-remote`",
         BACKUP_GLOB,
         END,

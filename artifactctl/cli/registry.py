@@ -59,11 +59,15 @@ def new_command(
     out.result(
         {"id": result.id, "phase": result.phase, "model": result.model, "params": result.params},
         lambda c: c.print(
-            f"added experiment [bold]{result.id}[/bold] "
-            f"({', '.join(v for v in (result.model, result.phase) if v)}) "
+            f"added experiment [bold]{result.id}[/bold]{_kind(result.model, result.phase)} "
             f"to params.yaml; build it with `dvc repro`"
         ),
     )
+
+
+def _kind(*words: str) -> str:
+    said = ", ".join(w for w in words if w)
+    return f" ({said})" if said else ""
 
 
 @command(name="list")

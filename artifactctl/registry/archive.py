@@ -173,7 +173,8 @@ def checked_record(project: Project, record: Any, exp_id: str) -> dict[str, Any]
         raise UntrustedMetadata(f"{source} is not a JSON object")
     if checked_id(record.get("id"), what="id", source=source) != exp_id:
         raise UntrustedMetadata(f"{source}: id {record.get('id')!r} is not its folder's {exp_id}")
-    checked_id(record.get("phase"), what="phase", source=source)
+    if record.get("phase") != "":  # "": a registry whose experiments have no phase
+        checked_id(record.get("phase"), what="phase", source=source)
     origins = record.get("from")
     if not isinstance(origins, dict):
         raise UntrustedMetadata(f"{source}: 'from' must map model/experiment to folders")

@@ -114,7 +114,8 @@ def check_event(event: dict[str, Any], source: str) -> dict[str, Any]:
     if not isinstance(event.get("event_id", ""), str):
         raise UntrustedMetadata(f"{source}: event_id must be a string")
     if event["event"] == "promote":
-        checked_id(event.get("phase"), what="phase", source=source)
+        if event.get("phase") != "":  # "": a registry whose experiments have no phase
+            checked_id(event.get("phase"), what="phase", source=source)
         files = event.get("files")
         if not isinstance(files, dict):
             raise UntrustedMetadata(f"{source}: files must map the champion's files to md5s")

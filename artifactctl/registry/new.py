@@ -94,7 +94,7 @@ def new_experiment(
         # The ledger records the allocation first: an ID once handed out is never reused.
         event = make_event("new", exp_id, phase=body.get("phase"), model=body.get("model"))
         if source is not None:
-            event["from"] = source
+            event["copied_from"] = source
         append_event(project, event)
         add_experiment(project.root / "params.yaml", exp_id, body, project.registry.experiments)
     return NewResult(exp_id, str(body.get("phase", "")), str(body.get("model", "")), body)

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from artifactctl.registry.gates import GateResult
 
 TEST_SCHEMA = "artifactctl.promotion_test/1"
-PREDICTIONS = "predictions.csv"
 
 
 @dataclass
@@ -153,8 +152,10 @@ def _compute(project: Project, inputs: _Inputs) -> GateResult:
     """Read both predictions and run the gates (records what was read in ``inputs``)."""
     from artifactctl.registry.gates import evaluate_gates, read_predictions
 
-    c_pred = read_predictions(inputs.candidate.experiment_dir(project) / PREDICTIONS)
-    b_pred = read_predictions(inputs.baseline.experiment_dir(project) / PREDICTIONS)
+    reg = project.registry
+    columns = (reg.row_id, reg.actual, reg.predicted)
+    c_pred = read_predictions(inputs.candidate.predictions_file(project), columns)
+    b_pred = read_predictions(inputs.baseline.predictions_file(project), columns)
     inputs.md5 = {p.source: p.md5 for p in (c_pred, b_pred) if p.md5}
     inputs.metrics = read_metrics(inputs.candidate.metrics_file(project))
     journal_step("promote-gates-computing")  # inputs read; the bootstrap is next

@@ -259,7 +259,7 @@ def run_folders(project: Project) -> dict[str, list[Path]]:
 
     for folder in _subdirs(root / layout.RUNS):
         add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
-    for test in _subdirs(root / layout.TESTS):
+    for test in _subdirs(project.tests_dir):
         # a test run (run.json), or a run saved under a test name (manifest.json)
         if _regular(test / layout.RUN_MANIFEST):
             add(test.name, test, layout.RUN_MANIFEST)

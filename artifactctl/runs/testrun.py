@@ -168,7 +168,8 @@ class _StageRunner:
 
     def _routed_outputs(self, stage: Stage) -> list[Path]:
         """Where the stage's outputs under the artifacts root went in this run."""
-        top = self.ctx.project.settings.artifacts_root.strip("/") + "/"
+        top = self.ctx.project.settings.artifacts_root.strip("/")
+        top = "" if top in ("", ".") else top + "/"
         return [self.ctx.path(out[len(top) :]) for out in stage.out_paths if out.startswith(top)]
 
     def _problem(self, stage: Stage, returncode: int, log: Path) -> ArtifactctlError | None:
@@ -198,7 +199,7 @@ def _stage_env(name: str, overrides: dict[str, Any]) -> dict[str, str]:
 
 def _fresh_run_folder(project: Project, base: Path) -> None:
     """A test run with an existing name overwrites it (test runs are disposable)."""
-    tests = project.artifacts / layout.TESTS
+    tests = project.tests_dir
     # no linked folder on the way: test runs stay in the repository
     contained(project.root, project.rel(base), what="test run", source="run", parents_only=False)
     tests.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,160 @@
+"""Any DVC repository, any layout: settings instead of assumptions (invariant 9).
+
+(b) A repository with its own params key (``models``), stage name (``fit``), output folders
+(``out/<id>/``), prediction columns (``idx, y, yhat``), ID prefix (``m-``) and the whole
+repository as the artifacts root, configured by pyproject settings alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from layouts import own_layout, tutorial
+from support import invoke, snapshot
+
+from artifactctl.dvc.yamlio import load_yaml
+
+
+def run(repo: Path, *args: str, code: int = 0) -> object:
+    result = invoke(repo, *args)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result
+
+
+def as_json(repo: Path, *args: str, code: int = 0) -> dict:
+    return json.loads(run(repo, *args, "--json", code=code).stdout)
+
+
+@pytest.fixture(scope="module")
+def built_own(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return own_layout(tmp_path_factory.mktemp("own") / "repo")
+
+
+@pytest.fixture
+def own(built_own: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built_own, repo, symlinks=True)
+    return repo
+
+
+def test_status_covers_every_output_of_a_whole_repository_root(own: Path) -> None:
+    doc = as_json(own, "status")
+    assert {a["path"]: a["state"] for a in doc["artifacts"]} == {
+        "data/rows.csv": "ok",
+        "out/m-001": "ok",
+        "out/m-002": "ok",
+    }
+    assert {a["experiment"] for a in doc["artifacts"]} == {None, "m-001", "m-002"}
+
+
+def test_list_knows_what_is_built_from_the_foreach_stages(own: Path) -> None:
+    rows = {r["id"]: r for r in as_json(own, "list")["experiments"]}
+    assert {k: r["state"] for k, r in rows.items()} == {"m-001": "built", "m-002": "built"}
+    assert rows["m-001"]["metrics"]["rmse"] > rows["m-002"]["metrics"]["rmse"]
+
+
+def test_promote_against_with_no_champion_and_no_baseline_phase(own: Path) -> None:
+    refused = run(own, "promote", "m-002", code=2).stderr
+    assert "--against" in refused
+    doc = as_json(own, "promote", "m-002", "--against", "m-001")
+    assert doc["promoted"] and doc["baseline_role"] == "against"
+    assert doc["test"]["n_rows"] == 300  # paired by the idx column, y and yhat read
+    champion = Path(run(own, "where", "champion").stdout.strip())
+    assert snapshot(champion) == snapshot(own / "out" / "m-002")
+    assert run(own, "where", "m-001").stdout.strip() == str(own / "out" / "m-001")
+    rows = {r["id"]: r["role"] for r in as_json(own, "list")["experiments"]}
+    assert rows == {"m-001": "", "m-002": "champion"}
+
+
+def test_not_built_names_the_pipelines_own_stage(own: Path) -> None:
+    run(own, "new", "--from", "m-001")
+    err = run(own, "promote", "m-003", "--against", "m-001", code=2).stderr
+    assert "not built" in err and "dvc repro fit@m-003" in err
+
+
+def test_new_from_copies_the_entry_with_the_own_prefix(own: Path) -> None:
+    doc = as_json(own, "new", "--from", "m-002", "-S", "noise=0.1", "--desc", "less noise")
+    assert doc["id"] == "m-003"
+    params = load_yaml(own / "params.yaml")
+    assert params["models"]["m-003"] == {"seed": 2, "noise": 0.1, "desc": "less noise"}
+    assert "experiments" not in params
+    assert as_json(own, "new", "--from", "m-003")["id"] == "m-004"
+    assert "unknown experiment" in run(own, "new", "--from", "m-404", code=2).stderr
+    assert "--from" in run(own, "new", code=2).stderr
+
+
+def test_verify_catches_a_corrupted_model(own: Path) -> None:
+    assert as_json(own, "verify")["ok"]
+    with open(own / "out" / "m-001" / "model.pkl", "ab") as fh:
+        fh.write(b"junk")
+    doc = as_json(own, "verify", code=1)
+    bad = [f for f in doc["files"] if f["state"] != "ok"]
+    assert [(f["path"], f["state"]) for f in bad] == [("out/m-001/model.pkl", "corrupted")]
+    run(own, "status", code=1)
+    err = run(own, "promote", "m-001", "--against", "m-002", code=2).stderr
+    assert "checksum" in err
+
+
+def test_run_in_test_mode_leaves_production_alone_and_clean_removes_it(own: Path) -> None:
+    production = ["params.yaml", "dvc.lock", "data/rows.csv"]
+    production += [p.relative_to(own).as_posix() for p in (own / "out").rglob("*")]
+    before = snapshot(own, production)
+    first = as_json(own, "run", "--exp", "m-001", "--name", "first")
+    assert [(s["stage"], s["status"]) for s in first["stages"]] == [
+        ("prepare", "ran"),
+        ("fit@m-001", "ran"),
+    ]
+    routed = own / "artifacts" / "tests" / "first"
+    assert (routed / "out" / "m-001" / "model.pkl").is_file()
+    assert (routed / "data" / "rows.csv").is_file()
+    run(own, "run", "--exp", "m-002", "--name", "second")
+    assert snapshot(own, production) == before
+    assert not (own / "tests").exists()  # never into a source folder at the top
+    plan = as_json(own, "clean", "--keep", "1", "--older-than", "0", "--force")
+    assert [d["name"] for d in plan["remove"]] == ["first"] and not plan["skipped"]
+    assert not routed.exists() and (own / "artifacts" / "tests" / "second").is_dir()
+
+
+# (d) top-level outputs, as in DVC's tutorials ---------------------------------------------
+
+
+def test_tutorial_layout_with_the_whole_repository_as_root(tmp_path: Path) -> None:
+    repo = tutorial(tmp_path / "repo", root=".")
+    doc = as_json(repo, "status")
+    assert doc["ok"] and {a["path"] for a in doc["artifacts"]} == {
+        "data/data.xml",
+        "data/prepared",
+        "data/features",
+        "model.pkl",
+        "eval/metrics.json",
+        "eval/plots",
+    }
+    assert as_json(repo, "verify")["summary"]["files"] == 8
+    (repo / "model.pkl").write_text("corrupted")
+    doc = as_json(repo, "verify", code=1)
+    assert [(f["path"], f["state"]) for f in doc["files"] if f["state"] != "ok"] == [
+        ("model.pkl", "corrupted")
+    ]
+    assert as_json(repo, "status", code=1)["summary"]["modified"] == 1
+
+
+def test_nothing_under_the_root_while_outputs_are_elsewhere_is_not_all_ok(
+    tmp_path: Path,
+) -> None:
+    repo = tutorial(tmp_path / "repo", root="artifacts")
+    for command in ("status", "verify"):
+        result = run(repo, command, code=1)
+        assert "all ok" not in result.stdout
+        assert "artifacts_root" in result.stderr and "model.pkl" not in result.stdout
+        doc = as_json(repo, command, code=1)
+        assert not doc["ok"] and "artifacts_root" in doc["warnings"][0]
+
+
+def test_a_repository_whose_stages_never_ran_is_not_all_ok(tmp_path: Path) -> None:
+    repo = tutorial(tmp_path / "repo", root=".", repro=False)
+    doc = as_json(repo, "status", code=1)
+    assert not doc["ok"] and doc["never_run"] == ["prepare", "featurize", "train", "evaluate"]
