@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from enum import Enum, StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Any, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from artifactctl.errors import SettingsError
 from artifactctl.safepath import bad_character
@@ -71,6 +71,9 @@ class Registry:
     predicted: str = "predicted"
     id_prefix: str = "v2-"
     id_width: int = 3
+    # fields of the family the templates may use too, e.g. {source = "web", build = "b7"}
+    # (an experiment's own field of the same name wins)
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,7 +199,8 @@ def _coerce(kind: Any, value: Any, key: str) -> Any:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
     elif origin is dict and isinstance(value, Mapping):
-        return {str(k): _coerce(float, v, f"{key}.{k}") for k, v in value.items()}
+        item = get_args(kind)[1]
+        return {str(k): _coerce(item, v, f"{key}.{k}") for k, v in value.items()}
     raise SettingsError(f"{key} must be {_kind_name(kind)}, got {_tname(value)} {value!r}")
 
 
@@ -208,7 +212,7 @@ def _kind_name(kind: Any) -> str:
         return "one of " + ", ".join(member.value for member in kind)
     if get_origin(kind) is list:
         return "a list of strings"
-    return "a table of numbers"
+    return "a table of numbers" if get_args(kind)[1] is float else "a table of strings"
 
 
 def _tname(value: Any) -> str:
@@ -256,7 +260,8 @@ def _parse_env(kind: Any, raw: str, var: str) -> Any:
             return [item.strip() for item in text.split(",") if item.strip()]
         if get_origin(kind) is dict:
             pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
-            return {k.strip(): float(v) for k, v in pairs}
+            item = get_args(kind)[1]
+            return {k.strip(): item(v.strip() if item is str else v) for k, v in pairs}
     except ValueError:
         raise SettingsError(f"{var}={raw!r} must be {_kind_name(kind)}") from None
     return raw

@@ -113,8 +113,9 @@ def collect_status(
     outs = select_outs(project, every_out, paths, default="" if top == "." else top)
     state = HashState(state_file(project))
     cache = project.cache_dir
-    prefix = re.escape(project.settings.registry.id_prefix)
-    id_pattern = re.compile(prefix + r"\d+")
+    families = [project.settings.registry, *project.settings.registries.values()]
+    prefixes = "|".join(sorted({re.escape(r.id_prefix) for r in families}))
+    id_pattern = re.compile(f"(?:{prefixes})" + r"\d+")
 
     # Expand every output into (workspace file, expected md5) pairs, then hash them all at once.
     plans = [_plan(cache, out) for out in outs]

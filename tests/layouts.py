@@ -207,3 +207,81 @@ def build_more(repo: Path, files: dict[str, str], repro: bool) -> Path:
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", "repro")
     return repo
+
+
+# (c) Two model families in one repository, each its own params key, stage, templates,
+# IDs, ledger and champion; the ranker's tree is data/<source>/<build>/<base_model>_eval/.
+FAMILIES_PYPROJECT = """
+[tool.artifactctl]
+artifacts_root = "."
+
+[tool.artifactctl.registries.ranker]
+experiments = "ranker"
+model_dir = "data/{source}/{build}/{base_model}_eval"
+predictions = "data/{source}/{build}/{base_model}_eval/predictions.csv"
+metrics = "data/{source}/{build}/{base_model}_eval/metrics.json"
+fields = {source = "web", build = "b7"}
+row_id = "idx"
+actual = "y"
+predicted = "yhat"
+id_prefix = "r-"
+
+[tool.artifactctl.registries.scorer]
+experiments = "scorer"
+model_dir = "scorers/{id}"
+predictions = "scorers/{id}/predictions.csv"
+metrics = "scorers/{id}/metrics.json"
+row_id = "idx"
+actual = "y"
+predicted = "yhat"
+id_prefix = "s-"
+id_width = 2
+"""
+
+FAMILIES_PARAMS = """
+ranker:
+  r-001: {base_model: bm25, seed: 1, noise: 2.0}
+  r-002: {base_model: dense, seed: 2, noise: 1.0}
+  r-003: {base_model: hybrid, seed: 3, noise: 0.3}
+scorer:
+  s-01: {seed: 4, noise: 1.5}
+  s-02: {seed: 5, noise: 0.4}
+"""
+
+FAMILIES_DVC_YAML = """
+stages:
+  prepare:
+    cmd: python prepare.py
+    deps: [prepare.py]
+    outs: [data/rows.csv]
+  rank:
+    foreach: ${ranker}
+    do:
+      cmd: python fit.py ranker ${key} data/web/b7/${item.base_model}_eval
+      deps: [fit.py, data/rows.csv]
+      params:
+        - ranker.${key}
+      outs:
+        - data/web/b7/${item.base_model}_eval
+  score:
+    foreach: ${scorer}
+    do:
+      cmd: python fit.py scorer ${key} scorers/${key}
+      deps: [fit.py, data/rows.csv]
+      params:
+        - scorer.${key}
+      outs:
+        - scorers/${key}
+"""
+
+
+def families(repo: Path) -> Path:
+    files = {
+        "pyproject.toml": FAMILIES_PYPROJECT,
+        "params.yaml": FAMILIES_PARAMS,
+        "dvc.yaml": FAMILIES_DVC_YAML,
+        "prepare.py": PREPARE_PY,
+        "fit.py": FIT_PY,
+    }
+    init_repo(repo)
+    return build_more(repo, files, True)

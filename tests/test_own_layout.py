@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from layouts import own_layout, tutorial
+from layouts import families, own_layout, tutorial
 from support import invoke, snapshot
 
 from artifactctl.dvc.yamlio import load_yaml
@@ -158,3 +158,54 @@ def test_a_repository_whose_stages_never_ran_is_not_all_ok(tmp_path: Path) -> No
     repo = tutorial(tmp_path / "repo", root=".", repro=False)
     doc = as_json(repo, "status", code=1)
     assert not doc["ok"] and doc["never_run"] == ["prepare", "featurize", "train", "evaluate"]
+
+
+# (c) two model families in one repository ---------------------------------------------
+
+
+def test_two_families_have_independent_ids_champions_and_rollbacks(tmp_path: Path) -> None:
+    repo = families(tmp_path / "repo")
+    err = run(repo, "list", code=2).stderr
+    assert "several registries" in err and "--registry" in err
+    assert "unknown registry" in run(repo, "list", "--registry", "nope", code=2).stderr
+    ranker = ("--registry", "ranker")
+    scorer = ("--registry", "scorer")
+    assert [r["id"] for r in as_json(repo, "list", *scorer)["experiments"]] == ["s-01", "s-02"]
+    assert all(r["state"] == "built" for r in as_json(repo, "list", *ranker)["experiments"])
+
+    as_json(repo, "promote", "r-002", "--against", "r-001", *ranker)
+    as_json(repo, "promote", "r-003", *ranker)  # against the ranker's champion, r-002
+    assert "--against" in run(repo, "promote", "s-02", *scorer, code=2).stderr  # no champion
+    as_json(repo, "promote", "s-02", "--against", "s-01", *scorer)
+
+    def roles(registry: tuple[str, str]) -> dict[str, str]:
+        rows = as_json(repo, "list", *registry)["experiments"]
+        return {r["id"]: r["role"] for r in rows if r["role"]}
+
+    assert roles(ranker) == {"r-003": "champion", "r-002": "previous"}
+    assert roles(scorer) == {"s-02": "champion"}
+    assert as_json(repo, "rollback", *ranker)["to"] == "r-002"
+    assert roles(ranker) == {"r-002": "champion"}
+    assert roles(scorer) == {"s-02": "champion"}  # the other family is untouched
+    assert "no previous champion" in run(repo, "rollback", *scorer, code=2).stderr
+
+    where = Path(run(repo, "where", "champion", *scorer).stdout.strip())
+    assert snapshot(where) == snapshot(repo / "scorers" / "s-02")
+    where = Path(run(repo, "where", "champion", *ranker).stdout.strip())
+    assert snapshot(where) == snapshot(repo / "data" / "web" / "b7" / "dense_eval")
+    assert run(repo, "where", "r-001", *ranker).stdout.strip() == str(
+        repo / "data" / "web" / "b7" / "bm25_eval"
+    )
+    events = {
+        name: as_json(repo, "history", *flag)["events"]
+        for name, flag in (("r", ranker), ("s", scorer))
+    }
+    assert {e["id"][0] for e in events["r"]} == {"r"} and {e["id"][0] for e in events["s"]} == {"s"}
+
+    assert as_json(repo, "new", "--from", "s-02", *scorer)["id"] == "s-03"
+    assert (
+        as_json(repo, "new", "--from", "r-001", "-S", "base_model=colbert", *ranker)["id"]
+        == "r-004"
+    )
+    params = load_yaml(repo / "params.yaml")
+    assert set(params["scorer"]) == {"s-01", "s-02", "s-03"} and "r-004" in params["ranker"]

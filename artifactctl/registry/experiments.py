@@ -34,7 +34,7 @@ class Experiment:
 
     def fields(self) -> dict[str, str]:
         """What the path templates may use: the entry's scalar fields, ``id``, ``phase``."""
-        values = scalar_fields(self.params)
+        values = {**self.registry.fields, **scalar_fields(self.params)}
         values["id"] = self.id
         if self.phase:
             values["phase"] = self.phase

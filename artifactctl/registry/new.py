@@ -52,7 +52,7 @@ def parse_sets(sets: list[str]) -> dict[str, Any]:
 
 def next_id(project: Project, state: RegistryState | None = None) -> str:
     """One past the highest ID ever seen: in the ledger, params.yaml or the archive."""
-    reg = project.settings.registry
+    reg = project.registry
     state = state or state_of(project)
     highest = state.high_water.get(reg.id_prefix, 0)
     seen = list(load_experiments(project))
