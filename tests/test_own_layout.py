@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from layouts import families, own_layout, tutorial
-from support import invoke, snapshot
+from support import init_repo, invoke, snapshot
 
 from artifactctl.dvc.yamlio import load_yaml
 
@@ -209,3 +209,17 @@ def test_two_families_have_independent_ids_champions_and_rollbacks(tmp_path: Pat
     )
     params = load_yaml(repo / "params.yaml")
     assert set(params["scorer"]) == {"s-01", "s-02", "s-03"} and "r-004" in params["ranker"]
+    # runs are not per family: a test run of one experiment of each, no --registry needed
+    doc = as_json(repo, "run", "--exp", "s-01", "--exp", "r-002", "--name", "both")
+    assert {s["stage"]: s["experiment"] for s in doc["stages"]} == {
+        "prepare": None,
+        "rank@r-002": "r-002",
+        "score@s-01": "s-01",
+    }
+
+
+def test_run_in_a_repository_without_dvc_yaml_is_bad_input(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    for mode in ("test", "production"):
+        result = run(repo, "run", "--mode", mode, code=2)
+        assert "no dvc.yaml" in result.stderr and "Traceback" not in result.stderr

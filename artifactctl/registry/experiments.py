@@ -93,6 +93,33 @@ def experiments_in(
     return out
 
 
+def every_experiment(
+    project: Project, params: Any = None, source: str = "params.yaml"
+) -> dict[str, Experiment]:
+    """The experiments of every registry of the repository (runs are not per family)."""
+    if params is None:
+        params = load_yaml(project.root / "params.yaml") or {}
+    found: dict[str, Experiment] = {}
+    for family in project.every_registry():
+        found.update(experiments_in(params, source, registry=family.registry))
+    return found
+
+
+def owned_folders(project: Project) -> dict[str, list[Path]]:
+    """ID -> the folders and files of its outputs (model, results, metrics), every registry.
+
+    An entry whose templates cannot be filled owns nothing (``list`` and ``promote`` say why).
+    """
+    owned = {}
+    for exp in every_experiment(project).values():
+        try:
+            paths = [exp.model_dir(project), exp.experiment_dir(project), exp.metrics_file(project)]
+        except UsageError:
+            continue
+        owned[exp.id] = paths
+    return owned
+
+
 def model_folder(project: Project, exp_id: str, phase: str) -> Path:
     """Where a (perhaps no longer declared) experiment's model folder is or was."""
     exp = load_experiments(project).get(exp_id)

@@ -63,13 +63,14 @@ def run_test(
     says so (``ok`` False, exit code 1) and lists the stages that did not run.
     """
     from artifactctl.dvc.yamlio import load_yaml
-    from artifactctl.registry.experiments import experiments_in, load_experiments
+    from artifactctl.registry.experiments import every_experiment
 
     name = layout.validate_name(layout.new_test_name() if name is None else name, "test name")
     experiments = check_experiments(project, experiments or [])
     overrides = overrides or {}
     params = apply_overrides(load_yaml(project.root / "params.yaml") or {}, overrides)
-    experiments_in(params, "params.yaml with the -S overrides")  # IDs and phases name folders
+    # IDs and phases name folders: checked with the -S values too
+    every_experiment(project, params, "params.yaml with the -S overrides")
     stages = stages_for_test_run(project, params, experiments)
     ctx = Context(project, Mode.TEST, name, overrides)
     report = RunReport(
@@ -97,7 +98,7 @@ def run_test(
     }
     atomic_write_json(ctx.base / layout.RUN_MANIFEST, manifest)
 
-    registered = set(load_experiments(project))
+    registered = set(every_experiment(project))
     runner = _StageRunner(ctx, report.metric, ProductionGuard.watching(project, stages))
     try:
         for stage in stages:
