@@ -14,6 +14,7 @@ import pytest
 from layouts import families, own_layout, tutorial
 from support import init_repo, invoke, snapshot
 
+from artifactctl.config import load_settings
 from artifactctl.dvc.yamlio import load_yaml
 
 
@@ -223,3 +224,35 @@ def test_run_in_a_repository_without_dvc_yaml_is_bad_input(tmp_path: Path) -> No
     for mode in ("test", "production"):
         result = run(repo, "run", "--mode", mode, code=2)
         assert "no dvc.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+# init in a repository that already has a pipeline ------------------------------------------
+
+
+def test_init_detects_an_existing_layout_and_writes_only_missing_settings(own: Path) -> None:
+    (own / "pyproject.toml").write_text(
+        '[project]\nname = "mine"\n\n[tool.artifactctl.registry]\nid_width = 4\n'
+    )
+    doc = as_json(own, "init")
+    assert doc["detected_outputs"] == 3 and not doc["created"]
+    assert not (own / "artifacts" / "models").exists()  # no reference tree unless asked
+    settings = load_settings(own, environ={})
+    assert settings.artifacts_root == "."
+    reg = settings.registry
+    assert (reg.experiments, reg.id_prefix, reg.model_dir) == ("models", "m-", "out/{id}")
+    assert reg.id_width == 4  # an existing value is never changed
+    assert reg.predictions == "out/{id}/predictions.csv"
+    assert (own / "pyproject.toml").read_text().startswith('[project]\nname = "mine"\n')
+    rows = as_json(own, "list")["experiments"]
+    assert [r["state"] for r in rows] == ["built", "built"]
+    assert not as_json(own, "init")["changed"]  # idempotent
+    created = as_json(own, "init", "--scaffold")["created"]
+    assert "models/baseline" in created and (own / "models" / "baseline").is_dir()
+
+
+def test_init_in_a_tutorial_layout_sets_the_whole_repository_as_root(tmp_path: Path) -> None:
+    repo = tutorial(tmp_path / "repo", root="artifacts")
+    (repo / "pyproject.toml").unlink()
+    assert as_json(repo, "init")["settings_added"] == ["artifacts_root"]
+    assert load_settings(repo, environ={}).artifacts_root == "."
+    assert as_json(repo, "status")["ok"]
