@@ -256,3 +256,30 @@ def test_init_in_a_tutorial_layout_sets_the_whole_repository_as_root(tmp_path: P
     assert as_json(repo, "init")["settings_added"] == ["artifacts_root"]
     assert load_settings(repo, environ={}).artifacts_root == "."
     assert as_json(repo, "status")["ok"]
+
+
+# saved runs: under retention in test mode, never staged by git in production --------------
+
+
+def test_test_mode_saved_runs_are_cleaned_by_retention_like_test_runs(own: Path) -> None:
+    from artifactctl.runs.saved import save_run
+
+    save_run({"v": 1}, run_id="r1", mode="test", start=own)  # test name "default"
+    save_run({"v": 2}, run_id="r2", mode="test", test_name="later", start=own)
+    tests = own / "artifacts" / "tests"
+    assert json.loads((tests / "default" / "run.json").read_text())["command"] == "save_run"
+    assert as_json(own, "verify")["ok"]
+    plan = as_json(own, "clean", "--keep", "1", "--older-than", "0", "--force")
+    assert not plan["skipped"] and [d["name"] for d in plan["remove"]] == ["default"]
+    assert not (tests / "default").exists() and (tests / "later" / "runs" / "r2").is_dir()
+
+
+def test_production_saved_runs_are_never_staged_by_git(own: Path) -> None:
+    from support import git
+
+    from artifactctl.runs.saved import save_run
+
+    info = save_run({"v": 1}, run_id="p1", mode="production", start=own)
+    assert info["artifacts_path"] == "runs/p1"
+    status = git(own, "status", "--porcelain", "--untracked-files=all").stdout
+    assert status.splitlines() == ["?? runs/.gitignore"]

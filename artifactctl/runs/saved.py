@@ -145,6 +145,9 @@ def save_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    from artifactctl.runs.saved_place import account_for
+
+    account_for(ctx, final)
     rel = project.rel(final)
     return {
         "run_id": run_id,
