@@ -243,10 +243,13 @@ class LoadedChampion:
     metadata: dict[str, Any]
 
 
-def load_champion(which: str = "champion", start: Path | None = None) -> LoadedChampion:
+def load_champion(
+    which: str = "champion", start: Path | None = None, registry: str | None = None
+) -> LoadedChampion:
     """The champion's model and preprocessing, each checksum-verified before unpickling.
 
-    ``which`` is "champion" or "previous". Each file is read once into memory,
+    ``which`` is "champion" or "previous"; ``registry`` the model family (a name of
+    ``[tool.artifactctl.registries]``; default: the only one). Each file is read once into memory,
     its md5 compared with the one the ledger recorded, and only then unpickled,
     so a file changed between the check and the load cannot slip through.
     """
@@ -256,7 +259,7 @@ def load_champion(which: str = "champion", start: Path | None = None) -> LoadedC
 
     if which not in ("champion", "previous"):
         raise UsageError("which must be 'champion' or 'previous'")
-    project = find_repo(start)
+    project = find_repo(start).with_registry(registry)
     project.recover_interrupted()  # never a journal another process holds the lock for
     path = where(project, which)
     state = state_of(project)
