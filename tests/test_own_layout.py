@@ -283,3 +283,20 @@ def test_production_saved_runs_are_never_staged_by_git(own: Path) -> None:
     assert info["artifacts_path"] == "runs/p1"
     status = git(own, "status", "--porcelain", "--untracked-files=all").stdout
     assert status.splitlines() == ["?? runs/.gitignore"]
+
+
+def test_archive_and_unarchive_one_folder_holding_model_and_results(own: Path) -> None:
+    before = snapshot(own, ["params.yaml", "dvc.lock"])
+    files = snapshot(own / "out" / "m-001")
+    doc = as_json(own, "archive", "m-001", "--reason", "superseded")
+    assert doc["moved"] == {"out/m-001": "archive/m-001/model"}
+    assert "m-001" not in load_yaml(own / "params.yaml")["models"]
+    assert as_json(own, "status")["ok"]
+    rows = {r["id"]: r for r in as_json(own, "list")["experiments"]}
+    assert rows["m-001"]["state"] == "archived" and rows["m-001"]["metrics"]["rmse"] > 1
+    assert as_json(own, "new", "--from", "m-002")["id"] == "m-003"  # m-001 never reused
+    run(own, "unarchive", "m-001")
+    assert snapshot(own / "out" / "m-001") == files
+    assert load_yaml(own / "params.yaml")["models"]["m-001"] == {"seed": 1, "noise": 2.0}
+    assert snapshot(own, ["dvc.lock"]) == {"dvc.lock": before["dvc.lock"]}
+    assert as_json(own, "verify")["ok"]

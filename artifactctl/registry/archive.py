@@ -50,8 +50,12 @@ class ArchiveResult:
 
 
 def _moves(project: Project, archived: Path, record: dict[str, Any]) -> dict[str, str]:
-    """Where each folder was before it was archived -> where it is in the archive."""
-    return {record["from"][key]: project.rel(archived / key) for key in ("model", "experiment")}
+    """Where each folder was before it was archived -> where it is in the archive (one
+    folder that holds both the model and the results moves once, as the model)."""
+    moves: dict[str, str] = {}
+    for key in ("model", "experiment"):
+        moves.setdefault(record["from"][key], project.rel(archived / key))
+    return moves
 
 
 def archive(project: Project, exp_id: str, reason: str) -> ArchiveResult:

@@ -150,8 +150,10 @@ def _apply_unarchive(project: Project, data: dict[str, Any]) -> None:
     record, event = data["record"], data["event"]
     exp_id = record["id"]
     src = archive_root(project) / exp_id
-    _move(src / "model", project.root / record["from"]["model"])
+    # results first: a model folder inside the results folder (a layout's templates may
+    # nest them) then finds its parent back in place; one folder holding both moved once
     _move(src / "experiment", project.root / record["from"]["experiment"])
+    _move(src / "model", project.root / record["from"]["model"])
     journal_step("unarchive-moved")
     body = record.get("params_yaml") or record.get("params")
     if body:

@@ -63,6 +63,14 @@ def where(project: Project, what: str) -> Path:
 # ---------------------------------------------------------------- list and show
 
 
+def _archived_metrics(project: Project, record: dict[str, Any]) -> dict[str, Any]:
+    """What archived.json recorded; else the archived results folder's metrics.json."""
+    recorded = record.get("metrics")
+    if isinstance(recorded, dict) and recorded:
+        return recorded
+    return read_metrics(project.archive_dir / record["id"] / "experiment")
+
+
 @dataclass
 class ExperimentInfo:
     id: str
@@ -114,7 +122,7 @@ def list_experiments(
                 model=str(params.get("model", "")),
                 state="archived",
                 role=_role(state, record["id"]),
-                metrics=read_metrics(project.archive_dir / record["id"] / "experiment"),
+                metrics=_archived_metrics(project, record),
                 desc=str(params.get("desc", "")),
                 params=params,
             )
