@@ -78,11 +78,15 @@ class StatusReport:
         }
 
 
-def kind_of(out: TrackedOut, artifacts_root: str) -> str:
+def kind_of(out: TrackedOut, artifacts_root: str, registered: dict[str, str] | None = None) -> str:
+    """What an output is: as dvc.yaml declares it, as a registry's templates name it
+    (``registered``: path -> model | result), else by the reference tree's folder names."""
     if out.declared_as == "metrics":
         return "metrics"
     if out.declared_as == "plots":
         return "plot"
+    if registered and out.path in registered:
+        return registered[out.path]
     parts = PurePosixPath(out.path).relative_to(artifacts_root).parts
     first = parts[0] if parts else ""
     return {
@@ -117,6 +121,7 @@ def collect_status(
     prefixes = "|".join(sorted({re.escape(r.id_prefix) for r in families}))
     id_pattern = re.compile(f"(?:{prefixes})" + r"\d+")
 
+    registered = _registered_kinds(project)
     # Expand every output into (workspace file, expected md5) pairs, then hash them all at once.
     plans = [_plan(cache, out) for out in outs]
     base = str(project.root)
@@ -144,7 +149,7 @@ def collect_status(
         results.append(
             ArtifactStatus(
                 path=out.path,
-                kind=kind_of(out, project.settings.artifacts_root),
+                kind=kind_of(out, project.settings.artifacts_root, registered),
                 experiment=experiment_of(out, id_pattern),
                 size=out.size,
                 is_dir=out.is_dir,
@@ -167,6 +172,22 @@ def collect_status(
         never_run,
         [warning] if warning else [],
     )
+
+
+def _registered_kinds(project: Project) -> dict[str, str]:
+    """Repository-relative path -> "model" or "result" for every experiment's folders."""
+    from artifactctl.errors import UsageError
+    from artifactctl.registry.experiments import owned_folders
+
+    try:
+        owned = owned_folders(project)
+    except UsageError:  # params.yaml is not readable as experiments: status still answers
+        return {}
+    kinds: dict[str, str] = {}
+    for model, results, _ in owned.values():
+        kinds.setdefault(project.rel(results), "result")
+        kinds[project.rel(model)] = "model"
+    return kinds
 
 
 def _preserved(project: Project, out: TrackedOut, plan: _Plan, hashed: dict) -> bool:

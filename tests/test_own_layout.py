@@ -50,6 +50,7 @@ def test_status_covers_every_output_of_a_whole_repository_root(own: Path) -> Non
         "out/m-002": "ok",
     }
     assert {a["experiment"] for a in doc["artifacts"]} == {None, "m-001", "m-002"}
+    assert {a["path"]: a["kind"] for a in doc["artifacts"]}["out/m-001"] == "model"
 
 
 def test_list_knows_what_is_built_from_the_foreach_stages(own: Path) -> None:
