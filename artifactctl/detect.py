@@ -99,6 +99,7 @@ def _registry(
         metrics = metrics or f"{folder}/metrics.json"
     if metrics:
         table["metrics"] = metrics
+    _columns_note(project, root, key, ids, table.get("predictions"), notes)
     missing = [k for k in ("model_dir", "predictions", "metrics") if k not in table]
     if missing:
         notes.append(
@@ -129,6 +130,27 @@ def _is_folder(template: str) -> bool:
 def _is_predictions(template: str) -> bool:
     name = PurePosixPath(template).name
     return name.startswith("pred") and name.endswith(".csv")
+
+
+def _columns_note(
+    project: Project, root: str, key: str, ids: list[str], template: str | None, notes: list[str]
+) -> None:
+    """Say so when a built experiment's predictions lack the default column names."""
+    if not template or "{" in template.replace("{id}", ""):
+        return
+    base = project.root if root == "." else project.root / root
+    for exp_id in ids:
+        path = base / template.replace("{id}", exp_id)
+        if not path.is_file():
+            continue
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = [c.strip() for c in fh.readline().split(",")]
+        if not {"row_id", "actual", "predicted"} <= set(header):
+            notes.append(
+                f"{key}: predictions have the columns {', '.join(header)}; set row_id, actual "
+                "and predicted in [tool.artifactctl.registry] to the ones that hold them"
+            )
+        return
 
 
 def _inside_built(project: Project, root: str, key: str, ids: list[str], folder: str) -> bool:

@@ -236,6 +236,7 @@ def test_init_detects_an_existing_layout_and_writes_only_missing_settings(own: P
     )
     doc = as_json(own, "init")
     assert doc["detected_outputs"] == 3 and not doc["created"]
+    assert any("idx, y, yhat" in note for note in doc["notes"])  # columns it cannot map
     assert not (own / "artifacts" / "models").exists()  # no reference tree unless asked
     settings = load_settings(own, environ={})
     assert settings.artifacts_root == "."
