@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from enum import Enum, StrEnum
 from pathlib import Path, PurePosixPath
@@ -302,7 +303,7 @@ def _check(settings: Settings) -> None:
         raise SettingsError("promotion.seed must not be negative")
     _check_registry(settings.registry, "registry")
     for name, registry in settings.registries.items():
-        if not name or bad_character(name) is not None or not name.replace("-", "_").isidentifier():
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", name):
             raise SettingsError(
                 f"registries.{name!r}: a registry name is a plain word (a-z, 0-9, _, -)"
             )

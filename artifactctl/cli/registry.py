@@ -137,7 +137,8 @@ def _render_show(console: Console, d: ExperimentDetail) -> None:
 
     i = d.info
     role = f", {i.role}" if i.role else ""
-    console.print(f"[bold]{i.id}[/bold]  {i.model}, {i.phase}, {i.state}{role}  {i.desc}")
+    said = ", ".join(v for v in (i.model, i.phase, f"{i.state}{role}") if v)
+    console.print(f"[bold]{i.id}[/bold]  {said}  {i.desc}")
     params = {k: v for k, v in i.params.items() if k not in ("phase", "model", "desc")}
     console.print("params: " + (", ".join(f"{k}={v}" for k, v in params.items()) or "-"))
     console.print("metrics: " + (", ".join(f"{k}={_fmt(v)}" for k, v in i.metrics.items()) or "-"))
