@@ -302,3 +302,20 @@ def test_archive_and_unarchive_one_folder_holding_model_and_results(own: Path) -
     assert load_yaml(own / "params.yaml")["models"]["m-001"] == {"seed": 1, "noise": 2.0}
     assert snapshot(own, ["dvc.lock"]) == {"dvc.lock": before["dvc.lock"]}
     assert as_json(own, "verify")["ok"]
+
+
+@pytest.mark.slow
+def test_a_promotion_killed_in_one_family_is_completed_in_that_family(tmp_path: Path) -> None:
+    from crashsupport import kill_at
+
+    repo = families(tmp_path / "repo")
+    kill_at(repo, "promote-ledger", "promote", "s-02", "--against", "s-01", "--registry", "scorer")
+    # any later command finishes it, in the scorer's ledger, not in the ranker's
+    result = run(repo, "list", "--registry", "ranker")
+    assert "recovered an interrupted operation" in result.stderr
+    rows = as_json(repo, "list", "--registry", "scorer")["experiments"]
+    assert {r["id"]: r["role"] for r in rows if r["role"]} == {"s-02": "champion"}
+    assert not any(r["role"] for r in as_json(repo, "list", "--registry", "ranker")["experiments"])
+    where = Path(run(repo, "where", "champion", "--registry", "scorer").stdout.strip())
+    assert snapshot(where) == snapshot(repo / "scorers" / "s-02")
+    assert not (repo / "models" / "production" / "ledger.jsonl").exists()
