@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from enum import Enum, StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Any, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from artifactctl.errors import SettingsError
 from artifactctl.safepath import bad_character
@@ -57,8 +58,23 @@ class Retention:
 
 @dataclasses.dataclass(frozen=True)
 class Registry:
+    """One experiment registry (a model family): where its experiments are declared and
+    where their outputs are. The templates are relative to the artifacts root and take
+    ``{id}``, ``{phase}`` and any scalar field of the experiment's params.yaml entry."""
+
+    experiments: str = "experiments"  # the params.yaml key whose entries are the experiments
+    model_dir: str = "models/{phase}/{id}"
+    predictions: str = "experiments/{id}/predictions.csv"
+    metrics: str = "experiments/{id}/metrics.json"
+    # the columns of the predictions file
+    row_id: str = "row_id"
+    actual: str = "actual"
+    predicted: str = "predicted"
     id_prefix: str = "v2-"
     id_width: int = 3
+    # fields of the family the templates may use too, e.g. {source = "web", build = "b7"}
+    # (an experiment's own field of the same name wins)
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,12 +94,17 @@ class Promotion:
 @dataclasses.dataclass(frozen=True)
 class Settings:
     artifacts_root: str = "artifacts"
+    # where test-mode runs go, relative to the repository (not to the artifacts root, so
+    # that a root of "." never puts them into a source folder such as tests/)
+    tests_dir: str = "artifacts/tests"
     default_mode: Mode = Mode.TEST
     preserve: list[str] = dataclasses.field(default_factory=list)
     jobs: int = 0  # 0: one worker per core, at least 4 for I/O
     lock_timeout: float = 10.0
     retention: Retention = dataclasses.field(default_factory=Retention)
     registry: Registry = dataclasses.field(default_factory=Registry)
+    # several model families: [tool.artifactctl.registries.NAME], the keys of `registry`
+    registries: dict[str, Registry] = dataclasses.field(default_factory=dict)
     promotion: Promotion = dataclasses.field(default_factory=Promotion)
 
 
@@ -136,9 +157,25 @@ def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
             if not isinstance(value, Mapping):
                 raise SettingsError(f"{key} must be a table, got {_tname(value)}")
             kwargs[name] = _build(kind, value, key)
+        elif kind == dict[str, Registry]:
+            kwargs[name] = _build_tables(Registry, value, key)
         else:
             kwargs[name] = _coerce(kind, value, key)
     return cls(**kwargs)
+
+
+def _build_tables(cls: type, values: Any, where: str) -> dict[str, Any]:
+    """A table of tables (``[tool.artifactctl.registries.NAME]``), each built as ``cls``."""
+    if not isinstance(values, Mapping):
+        raise SettingsError(f"{where} must be a table of tables, got {_tname(values)}")
+    out = {}
+    for name, table in values.items():
+        if isinstance(table, cls):
+            table = dataclasses.asdict(table)
+        if not isinstance(table, Mapping):
+            raise SettingsError(f"{where}.{name} must be a table, got {_tname(table)}")
+        out[str(name)] = _build(cls, table, f"{where}.{name}")
+    return out
 
 
 # The scalar types settings use, and which values each accepts (a bool is not a number).
@@ -163,7 +200,8 @@ def _coerce(kind: Any, value: Any, key: str) -> Any:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
     elif origin is dict and isinstance(value, Mapping):
-        return {str(k): _coerce(float, v, f"{key}.{k}") for k, v in value.items()}
+        item = get_args(kind)[1]
+        return {str(k): _coerce(item, v, f"{key}.{k}") for k, v in value.items()}
     raise SettingsError(f"{key} must be {_kind_name(kind)}, got {_tname(value)} {value!r}")
 
 
@@ -175,7 +213,7 @@ def _kind_name(kind: Any) -> str:
         return "one of " + ", ".join(member.value for member in kind)
     if get_origin(kind) is list:
         return "a list of strings"
-    return "a table of numbers"
+    return "a table of numbers" if get_args(kind)[1] is float else "a table of strings"
 
 
 def _tname(value: Any) -> str:
@@ -196,7 +234,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
                 raise SettingsError(f"unknown setting variable {var}")
             cls = kind
         kind = get_type_hints(cls).get(path[-1])
-        if kind is None or dataclasses.is_dataclass(kind):
+        if kind is None or dataclasses.is_dataclass(kind) or kind == dict[str, Registry]:
             raise SettingsError(f"unknown setting variable {var}")
         node = out
         for part in path[:-1]:
@@ -223,7 +261,8 @@ def _parse_env(kind: Any, raw: str, var: str) -> Any:
             return [item.strip() for item in text.split(",") if item.strip()]
         if get_origin(kind) is dict:
             pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
-            return {k.strip(): float(v) for k, v in pairs}
+            item = get_args(kind)[1]
+            return {k.strip(): item(v.strip() if item is str else v) for k, v in pairs}
     except ValueError:
         raise SettingsError(f"{var}={raw!r} must be {_kind_name(kind)}") from None
     return raw
@@ -243,6 +282,11 @@ def _check(settings: Settings) -> None:
     root = PurePosixPath(settings.artifacts_root)
     if not settings.artifacts_root or root.is_absolute() or ".." in root.parts:
         raise SettingsError("artifacts_root must be a relative path inside the repository")
+    tests = PurePosixPath(settings.tests_dir)
+    if tests.is_absolute() or ".." in tests.parts or not [p for p in tests.parts if p != "."]:
+        raise SettingsError(
+            "tests_dir must be a relative folder inside the repository (not the repository)"
+        )
     if settings.promotion.direction not in ("lower", "higher"):
         raise SettingsError("promotion.direction must be 'lower' or 'higher'")
     if not 0 < settings.promotion.max_p_value <= 1:
@@ -257,7 +301,13 @@ def _check(settings: Settings) -> None:
         raise SettingsError("lock_timeout must not be negative")
     if settings.promotion.seed < 0:
         raise SettingsError("promotion.seed must not be negative")
-    _check_registry(settings.registry)
+    _check_registry(settings.registry, "registry")
+    for name, registry in settings.registries.items():
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", name):
+            raise SettingsError(
+                f"registries.{name!r}: a registry name is a plain word (a-z, 0-9, _, -)"
+            )
+        _check_registry(registry, f"registries.{name}")
     for pattern in settings.preserve:
         p = PurePosixPath(pattern)
         if not pattern or p.is_absolute() or ".." in p.parts:
@@ -267,12 +317,22 @@ def _check(settings: Settings) -> None:
 MAX_ID_WIDTH = 12
 
 
-def _check_registry(registry: Registry) -> None:
+def _check_registry(registry: Registry, where: str) -> None:
     """New IDs are ``id_prefix`` + a number: they name folders, so the prefix must be a
-    safe start of one path component (the rules of ``layout.validate_name``)."""
+    safe start of one path component (the rules of ``layout.validate_name``); the path
+    templates must be relative and name only fields."""
+    from artifactctl.templates import check_template
+
     prefix = registry.id_prefix
     if not 1 <= registry.id_width <= MAX_ID_WIDTH:
-        raise SettingsError(f"registry.id_width must be between 1 and {MAX_ID_WIDTH}")
+        raise SettingsError(f"{where}.id_width must be between 1 and {MAX_ID_WIDTH}")
+    if not registry.experiments.strip() or bad_character(registry.experiments) is not None:
+        raise SettingsError(f"{where}.experiments must name a params.yaml key")
+    for key in ("model_dir", "predictions", "metrics"):
+        check_template(getattr(registry, key), f"{where}.{key}")
+    columns = (registry.row_id, registry.actual, registry.predicted)
+    if not all(c.strip() for c in columns) or len(set(columns)) < 3:
+        raise SettingsError(f"{where}: row_id, actual and predicted must be three column names")
     bad = (
         "/" in prefix
         or "\\" in prefix
@@ -284,6 +344,6 @@ def _check_registry(registry: Registry) -> None:
     )
     if bad:
         raise SettingsError(
-            f"registry.id_prefix {prefix!r} must be a plain name start: no path separator, "
+            f"{where}.id_prefix {prefix!r} must be a plain name start: no path separator, "
             "no '..', no leading '-', '.' or space, no control characters, at most 40 characters"
         )

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from artifactctl.config import Settings, load_settings
-from artifactctl.errors import LockHeld, NotARepository
+from artifactctl.config import Registry, Settings, load_settings
+from artifactctl.errors import LockHeld, NotARepository, UsageError
 
 
 @dataclass
@@ -25,10 +25,88 @@ class Project:
     settings: Settings = field(repr=False)
     # Told about each interrupted operation that taking the lock completed or undid.
     on_recover: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    # The registry (model family) registry commands work on: a name of
+    # [tool.artifactctl.registries.NAME]; None is the default (see ``registry_name``).
+    selected_registry: str | None = None
 
     @property
     def artifacts(self) -> Path:
         return self.root / self.settings.artifacts_root
+
+    @property
+    def tests_dir(self) -> Path:
+        """Where test-mode runs go (``tests_dir``, relative to the repository)."""
+        return self.root / self.settings.tests_dir
+
+    @property
+    def registry_name(self) -> str | None:
+        """The selected registry's name; None for ``[tool.artifactctl.registry]``.
+
+        With no selection: the ``registry`` table, unless ``registries`` declares exactly
+        one family and the ``registry`` table is left at its defaults (then that one).
+        """
+        named = self.settings.registries
+        if self.selected_registry == "":  # the [tool.artifactctl.registry] table itself
+            return None
+        if self.selected_registry is not None:
+            if self.selected_registry not in named:
+                known = ", ".join(sorted(named)) or "none"
+                raise UsageError(
+                    f"unknown registry {self.selected_registry!r} (declared: {known})",
+                    hint="declare it as [tool.artifactctl.registries.NAME] in pyproject.toml",
+                )
+            return self.selected_registry
+        if len(named) == 1 and self.settings.registry == Registry():
+            return next(iter(named))
+        if len(named) > 1 and self.settings.registry == Registry():
+            raise UsageError(
+                f"this repository has several registries ({', '.join(sorted(named))})",
+                hint="choose one with --registry NAME",
+            )
+        return None
+
+    @property
+    def registry(self) -> Registry:
+        """The settings of the selected registry."""
+        name = self.registry_name
+        return self.settings.registry if name is None else self.settings.registries[name]
+
+    def _per_registry(self, base: str) -> Path:
+        name = self.registry_name
+        return self.artifacts / base if name is None else self.artifacts / base / name
+
+    @property
+    def registry_dir(self) -> Path:
+        """The selected registry's ledger and champion copies (models/production[/NAME])."""
+        from artifactctl.layout import PRODUCTION
+
+        return self._per_registry(PRODUCTION)
+
+    @property
+    def archive_dir(self) -> Path:
+        """The selected registry's archive (archive[/NAME])."""
+        from artifactctl.layout import ARCHIVE
+
+        return self._per_registry(ARCHIVE)
+
+    @property
+    def promotion_tests_dir(self) -> Path:
+        """The selected registry's promotion tests (experiments/promotion_tests[/NAME])."""
+        from artifactctl.layout import PROMOTION_TESTS
+
+        return self._per_registry(PROMOTION_TESTS)
+
+    def every_registry(self) -> list[Project]:
+        """This project once per registry: the ``registry`` table, then each named one."""
+        return [self.with_registry(name) for name in ["", *sorted(self.settings.registries)]]
+
+    def with_registry(self, name: str | None) -> Project:
+        """This project with registry ``name`` selected (None: the default)."""
+        import dataclasses
+
+        chosen = dataclasses.replace(self, selected_registry=name)
+        _ = chosen.registry_name  # an unknown name is bad input now, not later
+        return chosen
 
     @property
     def dvc_dir(self) -> Path:

@@ -37,6 +37,21 @@ def artifacts_scope(project: Project) -> str:
     return "" if top in (".", "") else top
 
 
+def elsewhere_warning(project: Project, outs: list[TrackedOut], checked: int) -> str | None:
+    """When nothing under the artifacts root was checked but DVC tracks outputs elsewhere:
+    the warning that keeps "0 files checked" from reading as "all ok"."""
+    top = artifacts_scope(project)
+    outside = sorted(o.path for o in outs if not inside(o.path, top))
+    if checked or not outside:
+        return None
+    shown = ", ".join(outside[:3]) + (", ..." if len(outside) > 3 else "")
+    return (
+        f"nothing checked under the artifacts root {project.settings.artifacts_root!r}, but DVC "
+        f"tracks {len(outside)} output(s) elsewhere ({shown}); set artifacts_root in "
+        '[tool.artifactctl] (artifacts_root = "." is the whole repository)'
+    )
+
+
 def inside(path: str, top: str) -> bool:
     """``path`` is ``top`` or below it ("" contains everything)."""
     return top == "" or path == top or path.startswith(top + "/")

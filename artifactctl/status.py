@@ -3,7 +3,10 @@
 States, worst first: missing (not in the workspace), modified (content differs
 from what DVC recorded), not_in_cache (the recorded object is absent from the
 local cache, so it could not be restored), not_pushed (with ``cloud``: the
-default remote lacks it), ok.
+default remote lacks it), preserved (modified, but under a preserve rule: the local
+edit is meant to stay, as ``verify`` says too), ok. The report is not ok when a stage
+never ran (a fresh repository is not "all ok") or when nothing was checked under the
+artifacts root while DVC tracks outputs elsewhere (``warnings``).
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from artifactctl.hashing import walk_relpaths
 from artifactctl.hashing.many import hash_many
 from artifactctl.hashing.state import HashState, state_file
 from artifactctl.project import Project
-from artifactctl.scope import select_outs
+from artifactctl.scope import elsewhere_warning, select_outs
 
-STATES = ("missing", "modified", "not_in_cache", "not_pushed", "ok")
+STATES = ("missing", "modified", "not_in_cache", "not_pushed", "preserved", "ok")
 SCHEMA = "artifactctl.status/1"
 
 
@@ -46,6 +49,7 @@ class StatusReport:
     cloud: bool = False
     remote: str | None = None
     never_run: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,7 +60,8 @@ class StatusReport:
 
     @property
     def ok(self) -> bool:
-        return all(a.state == "ok" for a in self.artifacts)
+        good = all(a.state in ("ok", "preserved") for a in self.artifacts)
+        return good and not self.never_run and not self.warnings
 
     def to_dict(self) -> dict:
         return {
@@ -68,15 +73,20 @@ class StatusReport:
             "ok": self.ok,
             "summary": {"total": len(self.artifacts), **self.counts},
             "never_run": self.never_run,
+            "warnings": self.warnings,
             "artifacts": [asdict(a) for a in self.artifacts],
         }
 
 
-def kind_of(out: TrackedOut, artifacts_root: str) -> str:
+def kind_of(out: TrackedOut, artifacts_root: str, registered: dict[str, str] | None = None) -> str:
+    """What an output is: as dvc.yaml declares it, as a registry's templates name it
+    (``registered``: path -> model | result), else by the reference tree's folder names."""
     if out.declared_as == "metrics":
         return "metrics"
     if out.declared_as == "plots":
         return "plot"
+    if registered and out.path in registered:
+        return registered[out.path]
     parts = PurePosixPath(out.path).relative_to(artifacts_root).parts
     first = parts[0] if parts else ""
     return {
@@ -107,9 +117,11 @@ def collect_status(
     outs = select_outs(project, every_out, paths, default="" if top == "." else top)
     state = HashState(state_file(project))
     cache = project.cache_dir
-    prefix = re.escape(project.settings.registry.id_prefix)
-    id_pattern = re.compile(prefix + r"\d+")
+    families = [project.settings.registry, *project.settings.registries.values()]
+    prefixes = "|".join(sorted({re.escape(r.id_prefix) for r in families}))
+    id_pattern = re.compile(f"(?:{prefixes})" + r"\d+")
 
+    registered = _registered_kinds(project)
     # Expand every output into (workspace file, expected md5) pairs, then hash them all at once.
     plans = [_plan(cache, out) for out in outs]
     base = str(project.root)
@@ -132,10 +144,12 @@ def collect_status(
     results = []
     for out, plan in zip(outs, plans, strict=True):
         st, detail = _state(project.root, out, plan, hashed, absent, missing_remote)
+        if st == "modified" and _preserved(project, out, plan, hashed):
+            st, detail = "preserved", "modified, kept under a preserve rule"
         results.append(
             ArtifactStatus(
                 path=out.path,
-                kind=kind_of(out, project.settings.artifacts_root),
+                kind=kind_of(out, project.settings.artifacts_root, registered),
                 experiment=experiment_of(out, id_pattern),
                 size=out.size,
                 is_dir=out.is_dir,
@@ -148,9 +162,48 @@ def collect_status(
         )
     recorded = {o.stage for o in every_out if o.stage}
     never_run = [s for s in expected_stages(project.root) if s not in recorded] if not paths else []
+    warning = None if paths else elsewhere_warning(project, every_out, len(results))
     return StatusReport(
-        str(project.root), project.settings.artifacts_root, results, cloud, remote_name, never_run
+        str(project.root),
+        project.settings.artifacts_root,
+        results,
+        cloud,
+        remote_name,
+        never_run,
+        [warning] if warning else [],
     )
+
+
+def _registered_kinds(project: Project) -> dict[str, str]:
+    """Repository-relative path -> "model" or "result" for every experiment's folders."""
+    from artifactctl.errors import UsageError
+    from artifactctl.registry.experiments import owned_folders
+
+    try:
+        owned = owned_folders(project)
+    except UsageError:  # params.yaml is not readable as experiments: status still answers
+        return {}
+    kinds: dict[str, str] = {}
+    for model, results, _ in owned.values():
+        kinds.setdefault(project.rel(results), "result")
+        kinds[project.rel(model)] = "model"
+    return kinds
+
+
+def _preserved(project: Project, out: TrackedOut, plan: _Plan, hashed: dict) -> bool:
+    """Every changed file of the output is under a preserve rule (extra files are not)."""
+    rules = project.settings.preserve
+    if not rules or out.md5 is None:
+        return False
+    from artifactctl.sync.preserve import is_preserved
+
+    if not out.is_dir:
+        return is_preserved(out.path, rules)
+    target = project.root / out.path
+    on_disk = {f"{out.path}/{rel}" for rel in walk_relpaths(target)}
+    changed = [k for k, md5 in plan.expected.items() if hashed[k].md5 != md5]
+    changed += sorted(on_disk.difference(plan.expected))
+    return bool(changed) and all(is_preserved(path, rules) for path in changed)
 
 
 @dataclass

@@ -34,7 +34,8 @@ REGISTRY_ERRORS = [
     (("run", "--exp", "v2-999"), 2),  # unknown experiment
     (("run", "-S", "nokey"), 2),
     (("refresh", "--exp", "../x"), 2),
-    (("new", "--model", "perceptron"), 2),
+    (("new",), 2),
+    (("new", "--from", "v2-999"), 2),
     (("new", "--model", "ridge", "--phase", "prod"), 2),
     (("status", "nowhere"), 2),
     (("status", "--cloud", "--remote", "nowhere"), 3),

@@ -144,7 +144,11 @@ def test_clean_cache_keeps_the_champions_objects_in_a_fresh_clone(pipeline_repo:
 
 def test_clean_with_root_dot_never_deletes_the_projects_own_tests(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
-    (repo / "pyproject.toml").write_text('[tool.artifactctl]\nartifacts_root = "."\n')
+    # the default tests_dir (artifacts/tests) never meets a source folder; a user may still
+    # point it at one, and clean must then leave the project's own files alone
+    (repo / "pyproject.toml").write_text(
+        '[tool.artifactctl]\nartifacts_root = "."\ntests_dir = "tests"\n'
+    )
     old = "2020-01-01T00:00:00Z"
     fixture = repo / "tests" / "fixtures"
     (fixture / "data").mkdir(parents=True)

@@ -91,6 +91,7 @@ def test_preserve_backups_lists_and_restore_puts_the_local_copy_back(repo: Path)
 
     restored = ok(repo, "preserve", "restore", REF)
     assert restored == {
+        "schema": "artifactctl.restore/1",
         "backup": entry["path"],
         "original": REF,
         "state": "restored",

@@ -466,3 +466,16 @@ def test_extra_files_are_what_the_walk_finds_beyond_the_record(tmp_path: Path) -
     assert {(c.state, c.kind, c.artifact, c.recorded_in) for c in extras} == {
         ("extra", "workspace", "top", "top.dvc")
     }
+
+
+def test_status_and_verify_agree_on_a_preserved_locally_edited_file(pipeline_repo: Path) -> None:
+    with (pipeline_repo / REFERENCE).open("a") as fh:
+        fh.write("curated,1\n")
+    status = invoke(pipeline_repo, "status", "--json")
+    assert status.exit_code == 0, status.stdout
+    states = {a["path"]: a["state"] for a in json.loads(status.stdout)["artifacts"]}
+    assert states[REFERENCE] == "preserved"
+    assert run_verify(pipeline_repo)[0] == 0
+    env = {"ARTIFACTCTL_PRESERVE": "artifacts/nothing/*"}
+    assert invoke(pipeline_repo, "status", "--json", env=env).exit_code == 1
+    assert invoke(pipeline_repo, "verify", "--json", env=env).exit_code == 1

@@ -25,7 +25,6 @@ from artifactctl.clean.runs import TRASH_DIR, tests_root
 from artifactctl.errors import UsageError
 from artifactctl.fs.trees import is_dir_at, open_dir, remove_all
 from artifactctl.journal import Journal
-from artifactctl.layout import TESTS
 from artifactctl.project import Project
 
 JOURNAL_OP = "clean"
@@ -166,7 +165,7 @@ def recover_clean(project: Project, journal: Journal) -> str:
     Called by ``Project.lock()`` with the repository lock held, so the clean
     that wrote this journal is dead and its trash is ours to empty.
     """
-    trash = project.artifacts / TESTS / TRASH_DIR
+    trash = project.tests_dir / TRASH_DIR
     count, failures = 0, []
     if _not_a_folder(trash):
         failures = [f"{trash}: not a folder; left alone"]

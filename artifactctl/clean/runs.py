@@ -20,7 +20,7 @@ from pathlib import Path
 from artifactctl.errors import EnvironmentProblem, UsageError
 from artifactctl.fs.atomic import read_json
 from artifactctl.fs.trees import measure, open_dir
-from artifactctl.layout import KEEP_MARKER, RUN_MANIFEST, RUN_SCHEMA, TESTS
+from artifactctl.layout import KEEP_MARKER, RUN_MANIFEST, RUN_SCHEMA
 from artifactctl.project import Project
 
 # Where `clean --force` moves runs before deleting them (see clean.apply). The name
@@ -59,7 +59,7 @@ class RunScan:
 
 
 def tests_root(project: Project) -> Path:
-    root = project.artifacts / TESTS
+    root = project.tests_dir
     if root.is_symlink():
         raise UsageError(
             f"{project.rel(root)} is a symlink; clean refuses to follow it out of the repository",

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from artifactctl.registry.stale import StaleCopy
 
 KEY_METRICS = ("rmse", "mae", "r2")
+REGISTRY_HELP = "Which registry (model family) of [tool.artifactctl.registries]."
+
+
+def _registry_option() -> Any:
+    return typer.Option(None, "--registry", help=REGISTRY_HELP)
 
 
 def _fmt(value: Any) -> str:
@@ -28,16 +33,23 @@ def _fmt(value: Any) -> str:
 
 @command(name="new")
 def new_command(
+    source: str = typer.Option(
+        None, "--from", metavar="ID", help="Copy this experiment's params.yaml entry."
+    ),
     model: str = typer.Option(
-        ..., "--model", help="Model kind: ridge, lasso, gbr or random_forest."
+        None, "--model", help="The model kind (what it means is the pipeline's business)."
     ),
     phase: str = typer.Option(
-        "candidates", "--phase", "-p", help="baseline or candidates (where the model is written)."
+        None,
+        "--phase",
+        "-p",
+        help="baseline, candidates or a phase in use (default: --from's, else candidates).",
     ),
     sets: list[str] = typer.Option(
         None, "--set", "-S", help="A hyper-parameter as key=value (repeatable)."
     ),
     desc: str = typer.Option("", "--desc", help="A one-line description."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Allocate the next experiment ID and add it to params.yaml (then `dvc repro` builds it)."""
@@ -45,22 +57,28 @@ def new_command(
     from artifactctl.registry.new import new_experiment
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
-    result = new_experiment(project, model, phase, sets or [], desc)
+    project = open_project(out).with_registry(registry)
+    result = new_experiment(project, model, phase, sets or [], desc, source=source)
     out.result(
         {"id": result.id, "phase": result.phase, "model": result.model, "params": result.params},
         lambda c: c.print(
-            f"added experiment [bold]{result.id}[/bold] ({result.model}, {result.phase}) "
-            f"to params.yaml; build it with `dvc repro evaluate@{result.id}`"
+            f"added experiment [bold]{result.id}[/bold]{_kind(result.model, result.phase)} "
+            f"to params.yaml; build it with `dvc repro`"
         ),
         schema="artifactctl.new/1",
     )
+
+
+def _kind(*words: str) -> str:
+    said = ", ".join(w for w in words if w)
+    return f" ({said})" if said else ""
 
 
 @command(name="list")
 def list_command(
     phase: str = typer.Option(None, "--phase", "-p", help="Only this phase."),
     sort: str = typer.Option(None, "--sort", help="Sort by this metric (best first)."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Every experiment: phase, model, key metrics, state and champion markers."""
@@ -70,7 +88,7 @@ def list_command(
     from artifactctl.registry.queries import list_experiments
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     rows = list_experiments(project, phase, sort)
     warn_stale_champion(out, project)
     data = {"experiments": [{k: v for k, v in asdict(r).items() if k != "params"} for r in rows]}
@@ -106,6 +124,7 @@ def _render_list(console: Console, rows: list[ExperimentInfo]) -> None:
 @command(name="show")
 def show_command(
     exp_id: str = typer.Argument(..., metavar="ID", help="The experiment ID."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """An experiment's params, metrics, files with hash state, promotion tests and events."""
@@ -113,7 +132,7 @@ def show_command(
     from artifactctl.registry.queries import show_experiment
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     detail = show_experiment(project, exp_id)
     out.result(detail.to_dict(), lambda c: _render_show(c, detail), schema="artifactctl.show/1")
 
@@ -123,7 +142,8 @@ def _render_show(console: Console, d: ExperimentDetail) -> None:
 
     i = d.info
     role = f", {i.role}" if i.role else ""
-    console.print(f"[bold]{i.id}[/bold]  {i.model}, {i.phase}, {i.state}{role}  {i.desc}")
+    said = ", ".join(v for v in (i.model, i.phase, f"{i.state}{role}") if v)
+    console.print(f"[bold]{i.id}[/bold]  {said}  {i.desc}")
     params = {k: v for k, v in i.params.items() if k not in ("phase", "model", "desc")}
     console.print("params: " + (", ".join(f"{k}={v}" for k, v in params.items()) or "-"))
     console.print("metrics: " + (", ".join(f"{k}={_fmt(v)}" for k, v in i.metrics.items()) or "-"))
@@ -168,6 +188,7 @@ def promote_command(
         False, "--force", help="Promote even if gates fail (needs --reason)."
     ),
     reason: str = typer.Option(None, "--reason", help="Why (required with --force; recorded)."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Promote a candidate to champion if a paired bootstrap says it beats the baseline.
@@ -178,7 +199,7 @@ def promote_command(
     from artifactctl.registry.promote import promote
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     result = promote(project, exp_id, against=against, force=force, reason=reason, dry_run=dry_run)
     out.result(
         result.to_dict(), lambda c: _render_promote(c, result), schema="artifactctl.promote/1"
@@ -225,6 +246,7 @@ def _render_promote(console: Console, r: PromoteResult) -> None:
 @command(name="rollback")
 def rollback_command(
     reason: str = typer.Option(None, "--reason", help="Why (recorded in the ledger)."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Make the previous champion current again (each rollback walks one step back)."""
@@ -232,7 +254,7 @@ def rollback_command(
     from artifactctl.registry.promote import rollback
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     result = rollback(project, reason)
     prev = f"; previous champion now {result.previous}" if result.previous else ""
     out.result(
@@ -246,6 +268,7 @@ def rollback_command(
 def archive_command(
     exp_id: str = typer.Argument(..., metavar="ID", help="The experiment ID."),
     reason: str = typer.Option(..., "--reason", help="Why (written to archive/MANIFEST.md)."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Move an experiment's folders to artifacts/archive/ and drop it from params.yaml."""
@@ -253,7 +276,7 @@ def archive_command(
     from artifactctl.registry.archive import archive
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     result = archive(project, exp_id, reason)
     out.result(result.to_dict(), lambda c: _render_moves(c, result), schema="artifactctl.archive/1")
 
@@ -261,6 +284,7 @@ def archive_command(
 @command(name="unarchive")
 def unarchive_command(
     exp_id: str = typer.Argument(..., metavar="ID", help="The archived experiment ID."),
+    registry: str = _registry_option(),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Bring an archived experiment back (folders, params.yaml entry, dvc.lock entries)."""
@@ -268,7 +292,7 @@ def unarchive_command(
     from artifactctl.registry.archive import unarchive
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     result = unarchive(project, exp_id)
     out.result(
         result.to_dict(), lambda c: _render_moves(c, result), schema="artifactctl.unarchive/1"
@@ -284,12 +308,13 @@ def _render_moves(console: Console, result: Any) -> None:
 @command(name="where")
 def where_command(
     what: str = typer.Argument(..., metavar="champion|previous|ID", help="What to locate."),
+    registry: str = _registry_option(),
 ) -> None:
     """Print one path: the champion copy, the previous champion copy, or an ID's model folder."""
     from artifactctl.cli.output import Output
 
     out = Output()
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     from artifactctl.registry.queries import where
 
     stale = warn_stale_champion(out, project, only=what, hint=False)
@@ -320,13 +345,16 @@ def warn_stale_champion(
 
 
 @command(name="history")
-def history_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+def history_command(
+    registry: str = _registry_option(),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
     """The ledger: every ID allocation, promotion, rollback, forced action and archive."""
     from artifactctl.cli.output import Output
     from artifactctl.registry.queries import history
 
     out = Output(json_mode=as_json)
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     events = history(project)
     out.result(
         {"events": events},

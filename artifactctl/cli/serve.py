@@ -79,6 +79,9 @@ def report_command(
     out_file: str = typer.Option(
         ..., "--out", "-o", metavar="FILE.html", help="Where to write the page."
     ),
+    registry: str = typer.Option(
+        None, "--registry", help="Which registry (model family) of [tool.artifactctl.registries]."
+    ),
 ) -> None:
     """Write the dashboard as one static HTML file (no scripts, no external assets), e.g. for CI."""
     from pathlib import Path
@@ -88,7 +91,7 @@ def report_command(
     from artifactctl.serve.dashboard import render
 
     out = Output()
-    project = open_project(out)
+    project = open_project(out).with_registry(registry)
     target = Path(out_file)
     atomic_write_text(target, render(project, static=True))
     out.info(f"wrote {target}")

@@ -33,6 +33,8 @@ def status_command(
     out = Output(json_mode=as_json)
     project = open_project(out)
     report = collect_status(project, paths or None, cloud=cloud, remote=remote, jobs=jobs)
+    for warning in report.warnings:
+        out.warn(warning)
     out.result(report.to_dict, lambda console: render(console, report))
     from artifactctl.cli.registry import warn_stale_champion
 

@@ -48,6 +48,8 @@ def verify_command(
         report = verify(
             project, paths or None, deep=deep, cache=cache, tests=tests, jobs=jobs, progress=start
         )
+    for warning in report.warnings:
+        out.warn(warning)
     out.result(
         report.to_dict,
         lambda console: render(console, report, show_all),
@@ -76,6 +78,8 @@ def summary(report: VerifyReport, markup: bool = True) -> list[str]:
     seconds = report.seconds
     rate = report.bytes_hashed / max(seconds, 1e-9) / 1e6
     verdict = "all ok" if report.ok else f"{len(report.problems)} problem(s)"
+    if report.warnings and not report.problems:
+        verdict = "NOT ok: see the warning"
     if markup:
         verdict = f"[{'green' if report.ok else 'red'}]{verdict}[/]"
     scope = ["DVC outputs"]

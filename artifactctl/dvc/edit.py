@@ -69,9 +69,9 @@ def from_text(text: str) -> Any:
     return _yaml(Path("params.yaml")).load(text)
 
 
-def experiment_text(params_file: Path, exp_id: str) -> str | None:
+def experiment_text(params_file: Path, exp_id: str, key: str = "experiments") -> str | None:
     _, data = _load(params_file)
-    exps = data.get("experiments") if isinstance(data, dict) else None
+    exps = data.get(key) if isinstance(data, dict) else None
     if not isinstance(exps, dict) or exp_id not in exps:
         return None
     return to_text(exps[exp_id])
@@ -88,8 +88,10 @@ def lock_stages_text(lock_file: Path, names: list[str]) -> str:
     return to_text(picked, "dvc.lock") if picked else ""
 
 
-def add_experiment(params_file: Path, exp_id: str, body: dict[str, Any] | str) -> bool:
-    """Add ``experiments.<exp_id>`` (in ID order); False if it is already there."""
+def add_experiment(
+    params_file: Path, exp_id: str, body: dict[str, Any] | str, key: str = "experiments"
+) -> bool:
+    """Add ``<key>.<exp_id>`` (in ID order); False if it is already there."""
     from ruamel.yaml.comments import CommentedMap
 
     yaml, data = _load(params_file)
@@ -100,12 +102,12 @@ def add_experiment(params_file: Path, exp_id: str, body: dict[str, Any] | str) -
             "params.yaml must be a mapping",
             hint="params.yaml must hold `key: value` lines at the top, e.g. `experiments: {}`",
         )
-    exps = data.get("experiments")
+    exps = data.get(key)
     if exps is None:
         exps = CommentedMap()
-        data["experiments"] = exps
+        data[key] = exps
     if not isinstance(exps, dict):
-        raise UsageError("params.yaml: 'experiments' must map IDs to settings")
+        raise UsageError(f"params.yaml: {key!r} must map IDs to settings")
     if exp_id in exps:
         return False
     node = from_text(body) if isinstance(body, str) else _mapping(body)
@@ -140,10 +142,12 @@ def _mapping(body: dict[str, Any]) -> Any:
     return CommentedMap((keep(k), keep(v)) for k, v in body.items())
 
 
-def remove_experiment(params_file: Path, exp_id: str) -> dict[str, Any] | None:
-    """Remove ``experiments.<exp_id>``; returns its settings, or None if it was absent."""
+def remove_experiment(
+    params_file: Path, exp_id: str, key: str = "experiments"
+) -> dict[str, Any] | None:
+    """Remove ``<key>.<exp_id>``; returns its settings, or None if it was absent."""
     yaml, data = _load(params_file)
-    exps = data.get("experiments") if isinstance(data, dict) else None
+    exps = data.get(key) if isinstance(data, dict) else None
     if not isinstance(exps, dict) or exp_id not in exps:
         return None
     body = plain(exps[exp_id])
@@ -152,9 +156,11 @@ def remove_experiment(params_file: Path, exp_id: str) -> dict[str, Any] | None:
     return body
 
 
-def experiment_body(params_file: Path, exp_id: str) -> dict[str, Any] | None:
+def experiment_body(
+    params_file: Path, exp_id: str, key: str = "experiments"
+) -> dict[str, Any] | None:
     _, data = _load(params_file)
-    exps = data.get("experiments") if isinstance(data, dict) else None
+    exps = data.get(key) if isinstance(data, dict) else None
     if not isinstance(exps, dict) or exp_id not in exps:
         return None
     return plain(exps[exp_id])

@@ -50,8 +50,12 @@ class ArchiveResult:
 
 
 def _moves(project: Project, archived: Path, record: dict[str, Any]) -> dict[str, str]:
-    """Where each folder was before it was archived -> where it is in the archive."""
-    return {record["from"][key]: project.rel(archived / key) for key in ("model", "experiment")}
+    """Where each folder was before it was archived -> where it is in the archive (one
+    folder that holds both the model and the results moves once, as the model)."""
+    moves: dict[str, str] = {}
+    for key in ("model", "experiment"):
+        moves.setdefault(record["from"][key], project.rel(archived / key))
+    return moves
 
 
 def archive(project: Project, exp_id: str, reason: str) -> ArchiveResult:
@@ -101,19 +105,19 @@ def _record(project: Project, exp: Experiment, reason: str) -> dict[str, Any]:
 
     exp_id, model_dir, exp_dir = exp.id, exp.model_dir(project), exp.experiment_dir(project)
     params, lock = project.root / "params.yaml", project.root / "dvc.lock"
-    names = stages(exp_id)
+    names = stages(project, exp_id)
     model_files, exp_files = folder_hashes(model_dir), folder_hashes(exp_dir)
     return {
         "schema": "artifactctl.archived/1",
         "id": exp_id,
         "phase": exp.phase,
         "reason": reason,
-        "params": experiment_body(params, exp_id),
-        "params_yaml": experiment_text(params, exp_id),
+        "params": experiment_body(params, exp_id, project.registry.experiments),
+        "params_yaml": experiment_text(params, exp_id, project.registry.experiments),
         "dvc_lock": lock_stages(lock, names),
         "dvc_lock_yaml": lock_stages_text(lock, names),
         "dvc_lock_after": lock_positions(lock, names),
-        "metrics": read_metrics(exp_dir),
+        "metrics": read_metrics(exp.metrics_file(project)),
         "from": {"model": project.rel(model_dir), "experiment": project.rel(exp_dir)},
         "files": {"model": model_files, "experiment": exp_files},
         "md5": {
@@ -176,7 +180,8 @@ def checked_record(project: Project, record: Any, exp_id: str) -> dict[str, Any]
         raise UntrustedMetadata(f"{source} is not a JSON object")
     if checked_id(record.get("id"), what="id", source=source) != exp_id:
         raise UntrustedMetadata(f"{source}: id {record.get('id')!r} is not its folder's {exp_id}")
-    checked_id(record.get("phase"), what="phase", source=source)
+    if record.get("phase") != "":  # "": a registry whose experiments have no phase
+        checked_id(record.get("phase"), what="phase", source=source)
     origins = record.get("from")
     if not isinstance(origins, dict):
         raise UntrustedMetadata(f"{source}: 'from' must map model/experiment to folders")

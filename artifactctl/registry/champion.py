@@ -22,13 +22,13 @@ import os
 import shutil
 from pathlib import Path
 
-from artifactctl import layout
 from artifactctl.dvc.tracked import cache_object
 from artifactctl.errors import IntegrityError
 from artifactctl.fs.atomic import atomic_write_json, fsync_dir, read_json
 from artifactctl.hashing import md5_file
 from artifactctl.journal import step as journal_step
 from artifactctl.project import Project
+from artifactctl.registry.experiments import model_folder
 from artifactctl.registry.folders import ensure_ignored, matches
 from artifactctl.registry.ledger import Champion, RegistryState
 
@@ -42,7 +42,7 @@ GITIGNORE = f"/{CURRENT}/\n/{PREVIOUS}/\n/{STAGING}/\n/{POINTER}\n"
 
 
 def production_dir(project: Project) -> Path:
-    return project.artifacts / layout.PRODUCTION
+    return project.registry_dir
 
 
 def slot_dir(project: Project, slot: str) -> Path:
@@ -111,8 +111,8 @@ def _sources(project: Project, champ: Champion) -> list[Path]:
     found = [prod / CURRENT, prod / PREVIOUS]
     if staging.is_dir():
         found += sorted(p for p in staging.iterdir() if p.is_dir())
-    found.append(project.artifacts / layout.MODELS / champ.phase / champ.id)
-    found.append(project.artifacts / layout.ARCHIVE / champ.id / "model")
+    found.append(model_folder(project, champ.id, champ.phase))
+    found.append(project.archive_dir / champ.id / "model")
     return found
 
 

@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from artifactctl import layout
 from artifactctl.errors import IntegrityError
 from artifactctl.fs.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from artifactctl.journal import Journal
@@ -38,11 +37,13 @@ ARCHIVE_GITIGNORE = "/*/model/\n/*/experiment/\n"
 
 
 def archive_root(project: Project) -> Path:
-    return project.artifacts / layout.ARCHIVE
+    return project.archive_dir
 
 
 def commit(project: Project, data: dict[str, Any]) -> None:
     """Journal ``data`` (its ``kind`` and ``event``), apply its steps, forget the journal."""
+    # recovery runs in whatever command comes next: it must know the family
+    data = {**data, "registry": project.registry_name or ""}
     journal = Journal.begin(project, JOURNAL_OP, data)
     journal.step(f"{data['kind']}-journal")
     apply(project, journal.data)
@@ -69,6 +70,14 @@ def recover(project: Project, journal: Journal) -> str:
     if not (journal.path / "intent.json").exists():
         return ""  # the operation that owned it finished meanwhile
     data = journal.data
+    registry = data.get("registry") or ""
+    if not isinstance(registry, str) or (registry and registry not in project.settings.registries):
+        raise IntegrityError(
+            f"an interrupted registry operation names the registry {registry!r}, "
+            "which pyproject.toml no longer declares",
+            hint="declare it again, then run any artifactctl command",
+        )
+    project = project.with_registry(registry)
     was_committed = has_event(project, data["event"]["event_id"])
     try:
         apply(project, data)
@@ -126,7 +135,7 @@ def _apply_archive(project: Project, data: dict[str, Any]) -> None:
     journal_step("archive-moved-model")
     _move(project.root / record["from"]["experiment"], dest / "experiment")
     journal_step("archive-moved-experiment")
-    remove_experiment(project.root / "params.yaml", exp_id)
+    remove_experiment(project.root / "params.yaml", exp_id, project.registry.experiments)
     journal_step("archive-params")
     remove_lock_stages(project.root / "dvc.lock", list(record["dvc_lock"]))
     journal_step("archive-lock")
@@ -141,12 +150,14 @@ def _apply_unarchive(project: Project, data: dict[str, Any]) -> None:
     record, event = data["record"], data["event"]
     exp_id = record["id"]
     src = archive_root(project) / exp_id
-    _move(src / "model", project.root / record["from"]["model"])
+    # results first: a model folder inside the results folder (a layout's templates may
+    # nest them) then finds its parent back in place; one folder holding both moved once
     _move(src / "experiment", project.root / record["from"]["experiment"])
+    _move(src / "model", project.root / record["from"]["model"])
     journal_step("unarchive-moved")
     body = record.get("params_yaml") or record.get("params")
     if body:
-        add_experiment(project.root / "params.yaml", exp_id, body)
+        add_experiment(project.root / "params.yaml", exp_id, body, project.registry.experiments)
     restore_lock_stages(
         project.root / "dvc.lock", record.get("dvc_lock_yaml") or "", record.get("dvc_lock_after")
     )

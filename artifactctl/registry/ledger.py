@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_text
 from artifactctl.project import Project
@@ -54,7 +53,7 @@ def state_of(project: Project) -> RegistryState:
 
 
 def ledger_path(project: Project) -> Path:
-    return project.artifacts / layout.PRODUCTION / LEDGER
+    return project.registry_dir / LEDGER
 
 
 def read_events(project: Project) -> list[dict[str, Any]]:
@@ -115,7 +114,8 @@ def check_event(event: dict[str, Any], source: str) -> dict[str, Any]:
     if not isinstance(event.get("event_id", ""), str):
         raise UntrustedMetadata(f"{source}: event_id must be a string")
     if event["event"] == "promote":
-        checked_id(event.get("phase"), what="phase", source=source)
+        if event.get("phase") != "":  # "": a registry whose experiments have no phase
+            checked_id(event.get("phase"), what="phase", source=source)
         files = event.get("files")
         if not isinstance(files, dict):
             raise UntrustedMetadata(f"{source}: files must map the champion's files to md5s")

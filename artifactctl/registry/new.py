@@ -23,9 +23,7 @@ from artifactctl.registry.ledger import (
     state_of,
 )
 
-# The kinds artifactctl/pipeline/train.py MODEL_KINDS builds (a test keeps them equal);
-# kept here so that validating --model imports neither pandas nor sklearn.
-MODEL_KINDS = ("ridge", "lasso", "gbr", "random_forest")
+# What a model kind means is the pipeline's business: `new` keeps no list of kinds.
 RESERVED_KEYS = frozenset({"phase", "model", "desc"})
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -54,11 +52,11 @@ def parse_sets(sets: list[str]) -> dict[str, Any]:
 
 def next_id(project: Project, state: RegistryState | None = None) -> str:
     """One past the highest ID ever seen: in the ledger, params.yaml or the archive."""
-    reg = project.settings.registry
+    reg = project.registry
     state = state or state_of(project)
     highest = state.high_water.get(reg.id_prefix, 0)
     seen = list(load_experiments(project))
-    archive = project.artifacts / layout.ARCHIVE
+    archive = project.archive_dir
     if archive.is_dir():
         seen += [p.name for p in archive.iterdir() if p.is_dir()]
     for exp_id in seen:
@@ -70,24 +68,55 @@ def next_id(project: Project, state: RegistryState | None = None) -> str:
 
 def new_experiment(
     project: Project,
-    model: str,
-    phase: str = "candidates",
+    model: str | None = None,
+    phase: str | None = None,
     sets: list[str] | None = None,
     desc: str = "",
+    source: str | None = None,
 ) -> NewResult:
+    """Declare the next experiment: a copy of ``source``'s entry (``--from``) or a new
+    entry of ``model`` (``--model``), with ``phase``, ``desc`` and ``-S`` values applied."""
     from artifactctl.dvc.edit import add_experiment
 
-    if model not in MODEL_KINDS:
-        raise UsageError(f"unknown model kind {model!r}; known: {', '.join(MODEL_KINDS)}")
-    if phase not in layout.PHASES:
-        raise UsageError(f"phase must be one of {', '.join(layout.PHASES)}, got {phase!r}")
-    extra = parse_sets(sets or [])
-    body: dict[str, Any] = {"phase": phase, "model": model, **extra}
+    body = _base_body(project, model, source)
+    if phase is not None:
+        _check_phase(project, phase)
+        body["phase"] = phase
+    elif source is None:
+        body["phase"] = "candidates"
+    if model is not None:
+        body["model"] = model
+    body.update(parse_sets(sets or []))
     if desc:
         body["desc"] = desc
     with project.lock():
         exp_id = next_id(project)
         # The ledger records the allocation first: an ID once handed out is never reused.
-        append_event(project, make_event("new", exp_id, phase=phase, model=model))
-        add_experiment(project.root / "params.yaml", exp_id, body)
-    return NewResult(exp_id, phase, model, body)
+        event = make_event("new", exp_id, phase=body.get("phase"), model=body.get("model"))
+        if source is not None:
+            event["copied_from"] = source
+        append_event(project, event)
+        add_experiment(project.root / "params.yaml", exp_id, body, project.registry.experiments)
+    return NewResult(exp_id, str(body.get("phase", "")), str(body.get("model", "")), body)
+
+
+def _base_body(project: Project, model: str | None, source: str | None) -> dict[str, Any]:
+    if source is None:
+        if model is None or not model.strip():
+            raise UsageError(
+                "say what the new experiment is",
+                hint="pass --from ID (a copy of that entry) or --model KIND",
+            )
+        return {}
+    from artifactctl.registry.experiments import get_experiment
+
+    body = dict(get_experiment(project, source).params)
+    body.pop("desc", None)  # a description says what differs; the copy's is its own
+    return body
+
+
+def _check_phase(project: Project, phase: str) -> None:
+    """The reference phases, or one an experiment of this registry already uses."""
+    known = set(layout.PHASES) | {e.phase for e in load_experiments(project).values() if e.phase}
+    if phase not in known:
+        raise UsageError(f"phase must be one of {', '.join(sorted(known))}, got {phase!r}")

@@ -1,7 +1,9 @@
 """An experiment's DVC outputs: whether they were built, and whether they match dvc.lock.
 
-An experiment is built when dvc.lock records both of its stages (``train@ID`` and
-``evaluate@ID``) and its model folder and predictions are in the workspace.
+An experiment is built when dvc.lock records every stage that dvc.yaml generates for it (a
+``foreach`` over the registry's params key, whatever the stages are called: ``train@ID``
+and ``evaluate@ID`` in the reference pipeline) and its model folder and predictions are in
+the workspace.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ if TYPE_CHECKING:
     from artifactctl.status import ArtifactStatus
 
 
-def stages(exp_id: str) -> list[str]:
-    """The dvc.yaml stages the reference pipeline's foreach makes for one experiment."""
-    return [f"train@{exp_id}", f"evaluate@{exp_id}"]
+def stages(project: Project, exp_id: str) -> list[str]:
+    """The dvc.yaml stages a ``foreach`` over the registry's params key makes for one ID."""
+    from artifactctl.dvc.stages import foreach_over
+
+    return [f"{name}@{exp_id}" for name in foreach_over(project.root, project.registry.experiments)]
+
+
+def repro_hint(project: Project, exp_id: str) -> str:
+    """The command that builds an experiment: its last stage (DVC runs what is upstream)."""
+    names = stages(project, exp_id)
+    return f"`dvc repro {names[-1]}`" if names else "`dvc repro`"
 
 
 def recorded_stages(project: Project) -> set[str]:
@@ -32,7 +42,7 @@ def recorded_stages(project: Project) -> set[str]:
 def _stage_outs(project: Project, exp_id: str) -> list[TrackedOut]:
     from artifactctl.dvc.tracked import tracked_outs
 
-    names = set(stages(exp_id))
+    names = set(stages(project, exp_id))
     return [o for o in tracked_outs(project.root) if o.stage in names]
 
 
@@ -44,9 +54,9 @@ def is_built(project: Project, exp: Experiment, recorded: set[str] | None = None
     if recorded is None:
         recorded = {o.stage for o in _stage_outs(project, exp.id) if o.stage}
     return (
-        set(stages(exp.id)) <= recorded
+        set(stages(project, exp.id)) <= recorded
         and exp.model_dir(project).is_dir()
-        and (exp.experiment_dir(project) / "predictions.csv").is_file()
+        and exp.predictions_file(project).is_file()
     )
 
 
@@ -54,7 +64,7 @@ def require_built(project: Project, exp: Experiment) -> None:
     if not is_built(project, exp):
         raise UsageError(
             f"experiment {exp.id} is not built (no model or predictions recorded in dvc.lock)",
-            hint=f"run `dvc repro evaluate@{exp.id}` (or `artifactctl pull`) first",
+            hint=f"run {repro_hint(project, exp.id)} (or `artifactctl pull`) first",
         )
 
 
@@ -62,7 +72,8 @@ def file_states(project: Project, exp: Experiment) -> list[ArtifactStatus]:
     """status of the experiment's DVC outputs (model folder, predictions, metrics, ...)."""
     from artifactctl.status import collect_status
 
-    paths = [str(p) for p in (exp.model_dir(project), exp.experiment_dir(project)) if p.exists()]
+    folders = (exp.model_dir(project), exp.experiment_dir(project), exp.metrics_file(project))
+    paths = list(dict.fromkeys(str(p) for p in folders if p.exists()))
     if not paths or not _stage_outs(project, exp.id):
         return []
     try:
@@ -82,5 +93,5 @@ def verify_experiment(project: Project, exp: Experiment) -> None:
     if bad:
         raise NotVerified(
             f"experiment {exp.id} fails checksum verification against dvc.lock: " + "; ".join(bad),
-            hint=f"restore it with `dvc checkout` or rebuild it with `dvc repro evaluate@{exp.id}`",
+            hint="restore it with `dvc checkout` or rebuild it with " + repro_hint(project, exp.id),
         )

@@ -38,15 +38,18 @@ class Predictions:
     source: str = "the predictions"  # named in messages
 
 
-def read_predictions(path: Path) -> Predictions:
-    """predictions.csv as arrays; a malformed file is bad input (exit 2)."""
+def read_predictions(path: Path, columns: tuple[str, str, str] = COLUMNS) -> Predictions:
+    """predictions.csv as arrays; a malformed file is bad input (exit 2).
+
+    ``columns``: the names of the row ID, actual and predicted columns in the file.
+    """
     try:
         with open(path, "rb") as fh:
             before = os.fstat(fh.fileno())
             md5, lines = _scan(fh)
             fh.seek(0)
             with open(fh.fileno(), encoding="utf-8", newline="", closefd=False) as text:
-                table = _parse(text, lines, path.name)
+                table = _parse(text, lines, path.name, columns)
             after = os.fstat(fh.fileno())
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
@@ -66,17 +69,17 @@ def _scan(fh: BinaryIO) -> tuple[str, int]:
     return md5.hexdigest(), newlines + 1
 
 
-def _parse(text: TextIO, lines: int, name: str) -> _Table:
+def _parse(text: TextIO, lines: int, name: str, names: tuple[str, str, str]) -> _Table:
     """The CSV's three columns, ``READ_ROWS`` rows at a time (numpy's C parser)."""
     import numpy as np
 
     header = next(csv.reader([text.readline()]), [])
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in names if c not in header]
     if missing:
         raise UsageError(f"{name} lacks column(s) {', '.join(missing)}")
     table = _Table(capacity=lines)
     dtype = np.dtype([("row_id", object), ("actual", float), ("predicted", float)])
-    columns = [header.index(c) for c in COLUMNS]
+    columns = [header.index(c) for c in names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy warns when the last read finds no rows
         while True:

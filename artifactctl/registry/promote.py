@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artifactctl import layout
 from artifactctl.errors import UsageError
 from artifactctl.fs.atomic import atomic_write_json
 from artifactctl.hashing import md5_file
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
     from artifactctl.registry.gates import GateResult
 
 TEST_SCHEMA = "artifactctl.promotion_test/1"
-PREDICTIONS = "predictions.csv"
 
 
 @dataclass
@@ -157,10 +155,12 @@ def _compute(project: Project, inputs: _Inputs) -> GateResult:
     """Read both predictions and run the gates (records what was read in ``inputs``)."""
     from artifactctl.registry.gates import evaluate_gates, read_predictions
 
-    c_pred = read_predictions(inputs.candidate.experiment_dir(project) / PREDICTIONS)
-    b_pred = read_predictions(inputs.baseline.experiment_dir(project) / PREDICTIONS)
+    reg = project.registry
+    columns = (reg.row_id, reg.actual, reg.predicted)
+    c_pred = read_predictions(inputs.candidate.predictions_file(project), columns)
+    b_pred = read_predictions(inputs.baseline.predictions_file(project), columns)
     inputs.md5 = {p.source: p.md5 for p in (c_pred, b_pred) if p.md5}
-    inputs.metrics = read_metrics(inputs.candidate.experiment_dir(project))
+    inputs.metrics = read_metrics(inputs.candidate.metrics_file(project))
     journal_step("promote-gates-computing")  # inputs read; the bootstrap is next
     return evaluate_gates(c_pred, b_pred, project.settings.promotion, inputs.metrics)
 
@@ -194,7 +194,7 @@ def _outcome(
         test=test,
         test_path=None
         if request.dry_run
-        else project.rel(project.artifacts / _test_rel(exp_id, base_id)),
+        else project.rel(project.artifacts / _test_rel(project, exp_id, base_id)),
         passed=result.passed,
         promoted=promote_it,
         forced=forced,
@@ -211,7 +211,7 @@ def _record(
     outcome: PromoteResult,
 ) -> None:
     """Write the promotion test; on a promotion, commit it with the ledger event."""
-    rel_test = _test_rel(request.exp_id, inputs.baseline.id)
+    rel_test = _test_rel(project, request.exp_id, inputs.baseline.id)
     if not outcome.promoted:
         atomic_write_json(project.artifacts / rel_test, outcome.test)
         return
@@ -232,8 +232,9 @@ def _record(
     commit(project, {"kind": "promote", "event": event, "test": [rel_test, outcome.test]})
 
 
-def _test_rel(exp_id: str, base_id: str) -> str:
-    return f"{layout.PROMOTION_TESTS}/{exp_id}_vs_{base_id}.json"
+def _test_rel(project: Project, exp_id: str, base_id: str) -> str:
+    folder = project.promotion_tests_dir.relative_to(project.artifacts).as_posix()
+    return f"{folder}/{exp_id}_vs_{base_id}.json"
 
 
 def _candidate(project: Project, state: RegistryState, exp_id: str) -> Experiment:

@@ -25,7 +25,7 @@ from artifactctl.registry.experiments import (
 )
 from artifactctl.registry.folders import matches
 from artifactctl.registry.ledger import RegistryState, id_order, read_events, state_of
-from artifactctl.registry.outputs import file_states, is_built, recorded_stages
+from artifactctl.registry.outputs import file_states, is_built, recorded_stages, repro_hint
 
 # ------------------------------------------------------------------------- where
 
@@ -52,14 +52,14 @@ def where(project: Project, what: str) -> Path:
                 reconcile(project, state_of(project))
         return path
     layout.validate_name(what, "experiment ID")
-    archived = project.artifacts / layout.ARCHIVE / what / "model"
+    archived = project.archive_dir / what / "model"
     experiments = load_experiments(project)
     if what in experiments:
         path = experiments[what].model_dir(project)
         if not path.is_dir():
             raise UsageError(
                 f"experiment {what} has no model folder yet ({project.rel(path)})",
-                hint=f"build it with `dvc repro evaluate@{what}` or fetch it with `dvc pull`",
+                hint=f"build it with {repro_hint(project, what)} or fetch it with `dvc pull`",
             )
         return path
     if archived.is_dir():
@@ -71,6 +71,14 @@ def where(project: Project, what: str) -> Path:
 
 
 # ---------------------------------------------------------------- list and show
+
+
+def _archived_metrics(project: Project, record: dict[str, Any]) -> dict[str, Any]:
+    """What archived.json recorded; else the archived results folder's metrics.json."""
+    recorded = record.get("metrics")
+    if isinstance(recorded, dict) and recorded:
+        return recorded
+    return read_metrics(project.archive_dir / record["id"] / "experiment")
 
 
 @dataclass
@@ -108,7 +116,7 @@ def list_experiments(
                 model=exp.model,
                 state="built" if built else "not built",
                 role=_role(state, exp.id),
-                metrics=read_metrics(exp.experiment_dir(project)),
+                metrics=read_metrics(exp.metrics_file(project)),
                 desc=exp.desc,
                 params=exp.params,
             )
@@ -124,9 +132,7 @@ def list_experiments(
                 model=str(params.get("model", "")),
                 state="archived",
                 role=_role(state, record["id"]),
-                metrics=read_metrics(
-                    project.artifacts / layout.ARCHIVE / record["id"] / "experiment"
-                ),
+                metrics=_archived_metrics(project, record),
                 desc=str(params.get("desc", "")),
                 params=params,
             )
@@ -191,7 +197,7 @@ def show_experiment(project: Project, exp_id: str) -> ExperimentDetail:
 
 
 def _archived_files(project: Project, exp_id: str) -> tuple[dict[str, str], list[dict]]:
-    base = project.artifacts / layout.ARCHIVE / exp_id
+    base = project.archive_dir / exp_id
     paths = {"model": project.rel(base / "model"), "experiment": project.rel(base / "experiment")}
     files = [
         {"path": project.rel(p), "size": p.stat().st_size, "state": "archived"}
@@ -223,7 +229,7 @@ def _active_files(project: Project, exp_id: str) -> tuple[dict[str, str], list[d
 def _promotion_tests(project: Project, exp_id: str) -> list[dict[str, Any]]:
     """A summary of every promotion test the experiment took part in, as either side."""
     tests = []
-    folder = project.artifacts / layout.PROMOTION_TESTS
+    folder = project.promotion_tests_dir
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             doc = read_json(path)
@@ -273,10 +279,13 @@ class LoadedChampion:
     metadata: dict[str, Any]
 
 
-def load_champion(which: str = "champion", start: Path | None = None) -> LoadedChampion:
+def load_champion(
+    which: str = "champion", start: Path | None = None, registry: str | None = None
+) -> LoadedChampion:
     """The champion's model and preprocessing, each checksum-verified before unpickling.
 
-    ``which`` is "champion" or "previous". Each file is read once into memory,
+    ``which`` is "champion" or "previous"; ``registry`` the model family (a name of
+    ``[tool.artifactctl.registries]``; default: the only one). Each file is read once into memory,
     its md5 compared with the one the ledger recorded, and only then unpickled,
     so a file changed between the check and the load cannot slip through.
     """
@@ -286,7 +295,7 @@ def load_champion(which: str = "champion", start: Path | None = None) -> LoadedC
 
     if which not in ("champion", "previous"):
         raise UsageError("which must be 'champion' or 'previous'")
-    project = find_repo(start)
+    project = find_repo(start).with_registry(registry)
     project.recover_interrupted()  # never a journal another process holds the lock for
     _warn_if_stale(project, which)
     path = where(project, which)

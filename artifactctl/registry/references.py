@@ -11,16 +11,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artifactctl import layout
 from artifactctl.project import Project
 from artifactctl.registry.archive import archived_records
 from artifactctl.registry.champion import CURRENT, PREVIOUS, production_dir
+from artifactctl.registry.experiments import model_folder
 from artifactctl.registry.journaled import archive_root
 from artifactctl.registry.ledger import state_of
 
 
 def referenced_objects(project: Project) -> dict[str, list[Path]]:
-    """md5 -> workspace files that may hold its bytes (checked by the caller), in order."""
+    """md5 -> workspace files that may hold its bytes (checked by the caller), in order;
+    over every registry of the repository (one family's clean must keep another's)."""
+    found: dict[str, list[Path]] = {}
+    for family in project.every_registry():
+        for md5, paths in _referenced(family).items():
+            found.setdefault(md5, []).extend(paths)
+    return found
+
+
+def _referenced(project: Project) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
 
     def add(md5: object, path: Path) -> None:
@@ -32,7 +41,7 @@ def referenced_objects(project: Project) -> dict[str, list[Path]]:
         folders = [
             prod / CURRENT,
             prod / PREVIOUS,
-            project.artifacts / layout.MODELS / champ.phase / champ.id,
+            model_folder(project, champ.id, champ.phase),
             archive_root(project) / champ.id / "model",
         ]
         for rel, md5 in champ.files.items():

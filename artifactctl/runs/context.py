@@ -20,7 +20,6 @@ from artifactctl.layout import (
     ENV_MODE,
     ENV_OVERRIDES,
     ENV_TEST_NAME,
-    TESTS,
     validate_mode,
     validate_name,
 )
@@ -46,15 +45,19 @@ class Context:
         if self.mode == Mode.PRODUCTION:
             return self.project.artifacts
         assert self.test_name is not None
-        return self.project.artifacts / TESTS / self.test_name
+        return self.project.tests_dir / self.test_name
 
     def path(self, relative: str) -> Path:
         """The routed location of an artifact given relative to the artifacts root."""
         rel = PurePosixPath(relative)
         if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             raise UsageError(f"artifact path {relative!r} must be relative to the artifacts root")
-        if rel.parts[0] == TESTS:
-            raise UsageError(f"artifact path {relative!r} must not point into {TESTS}/")
+        target = self.project.artifacts.joinpath(*rel.parts)
+        tests = self.project.tests_dir
+        if target == tests or tests in target.parents:
+            raise UsageError(
+                f"artifact path {relative!r} must not point into {self.project.rel(tests)}/"
+            )
         return self.base.joinpath(*rel.parts)
 
     def input_path(self, relative: str) -> Path:

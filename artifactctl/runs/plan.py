@@ -17,12 +17,21 @@ from artifactctl.scope import overlaps
 
 
 def check_experiments(project: Project, experiments: list[str]) -> list[str]:
-    """The IDs, each a safe name and registered in params.yaml, without repeats."""
-    from artifactctl.registry.experiments import UNKNOWN_EXPERIMENT_HINT, load_experiments
+    """The IDs, each a safe name and registered in params.yaml, without repeats.
+
+    A repository without a dvc.yaml has nothing to run: bad input (exit 2), never an
+    empty "ok" run.
+    """
+    if not (project.root / "dvc.yaml").is_file():
+        raise UsageError(
+            f"{project.root} has no dvc.yaml: there are no stages to run",
+            hint="declare the pipeline's stages (`dvc stage add`), then `artifactctl run`",
+        )
+    from artifactctl.registry.experiments import UNKNOWN_EXPERIMENT_HINT, every_experiment
 
     for exp in experiments:
         layout.validate_name(exp, "experiment ID")
-    known = load_experiments(project)
+    known = every_experiment(project)
     for exp in experiments:
         if exp not in known:
             raise UsageError(

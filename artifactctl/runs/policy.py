@@ -5,9 +5,9 @@
 | test       | write  | overwrite                        | overwrite (a test copy)       |
 | production | write  | overwrite                        | refuse; --force: replace, log |
 
-An artifact belongs to a registered experiment when it lies under
-``models/<phase>/<ID>/`` or ``experiments/<ID>/`` of the artifacts root and
-``ID`` is declared in params.yaml.
+An artifact belongs to a registered experiment when it lies in one of the experiment's
+folders as its registry's templates name them (reference layout: ``models/<phase>/<ID>/``
+and ``experiments/<ID>/`` of the artifacts root), for an ``ID`` declared in params.yaml.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from artifactctl import layout
 from artifactctl.config import Mode
@@ -55,23 +55,16 @@ class Decision:
 
 def owner(project: Project, path: Path, experiments: Iterable[str] | None = None) -> str | None:
     """The registered experiment ``path`` (a production path) belongs to, if any."""
-    try:
-        rel = PurePosixPath(Path(os.path.abspath(path)).relative_to(project.artifacts).as_posix())
-    except ValueError:
-        return None
-    parts = rel.parts
-    candidate = None
-    if len(parts) >= 3 and parts[0] == layout.MODELS and parts[1] != "production":
-        candidate = parts[2]
-    elif len(parts) >= 2 and parts[0] == layout.EXPERIMENTS:
-        candidate = parts[1]
-    if candidate is None:
-        return None
-    if experiments is None:
-        from artifactctl.registry.experiments import load_experiments
+    from artifactctl.registry.experiments import owned_folders
 
-        experiments = load_experiments(project)
-    return candidate if candidate in set(experiments) else None
+    target = Path(os.path.abspath(path))
+    wanted = None if experiments is None else set(experiments)
+    for exp_id, folders in owned_folders(project).items():
+        if wanted is not None and exp_id not in wanted:
+            continue
+        if any(target == f or f in target.parents for f in folders):
+            return exp_id
+    return None
 
 
 def decide(

@@ -61,7 +61,7 @@ def run_production(
     A refusal or a failed stage is in the report (``ok`` False, exit code 1);
     forced replacements are in ``report.replaced`` and the overwrite log.
     """
-    from artifactctl.registry.experiments import load_experiments
+    from artifactctl.registry.experiments import every_experiment
 
     experiments = check_experiments(project, experiments or [])
     run = _ProductionRun(
@@ -73,7 +73,7 @@ def run_production(
             experiments=experiments,
             metric=project.settings.promotion.metric,
         ),
-        registered=set(load_experiments(project)),
+        registered=set(every_experiment(project)),
         force=force,
         command=command or policy.command_line(),
         progress=progress,

@@ -146,6 +146,9 @@ def save_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    from artifactctl.runs.saved_place import account_for
+
+    account_for(ctx, final)
     rel = project.rel(final)
     return {
         "run_id": run_id,
@@ -264,7 +267,7 @@ def run_folders(project: Project) -> dict[str, list[Path]]:
 
     for folder in _subdirs(root / layout.RUNS):
         add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
-    for test in _subdirs(root / layout.TESTS):
+    for test in _subdirs(project.tests_dir):
         # a test run (run.json), or a run saved under a test name (manifest.json)
         if _regular(test / layout.RUN_MANIFEST):
             add(test.name, test, layout.RUN_MANIFEST)

@@ -63,13 +63,14 @@ def run_test(
     says so (``ok`` False, exit code 1) and lists the stages that did not run.
     """
     from artifactctl.dvc.yamlio import load_yaml
-    from artifactctl.registry.experiments import experiments_in, load_experiments
+    from artifactctl.registry.experiments import every_experiment
 
     name = layout.validate_name(layout.new_test_name() if name is None else name, "test name")
     experiments = check_experiments(project, experiments or [])
     overrides = overrides or {}
     params = apply_overrides(load_yaml(project.root / "params.yaml") or {}, overrides)
-    experiments_in(params, "params.yaml with the -S overrides")  # IDs and phases name folders
+    # IDs and phases name folders: checked with the -S values too
+    every_experiment(project, params, "params.yaml with the -S overrides")
     stages = stages_for_test_run(project, params, experiments)
     ctx = Context(project, Mode.TEST, name, overrides)
     report = RunReport(
@@ -97,7 +98,7 @@ def run_test(
     }
     atomic_write_json(ctx.base / layout.RUN_MANIFEST, manifest)
 
-    registered = set(load_experiments(project))
+    registered = set(every_experiment(project))
     runner = _StageRunner(ctx, report.metric, ProductionGuard.watching(project, stages))
     try:
         for stage in stages:
@@ -168,7 +169,8 @@ class _StageRunner:
 
     def _routed_outputs(self, stage: Stage) -> list[Path]:
         """Where the stage's outputs under the artifacts root went in this run."""
-        top = self.ctx.project.settings.artifacts_root.strip("/") + "/"
+        top = self.ctx.project.settings.artifacts_root.strip("/")
+        top = "" if top in ("", ".") else top + "/"
         return [self.ctx.path(out[len(top) :]) for out in stage.out_paths if out.startswith(top)]
 
     def _problem(self, stage: Stage, returncode: int, log: Path) -> ArtifactctlError | None:
@@ -201,7 +203,7 @@ def _fresh_run_folder(project: Project, base: Path) -> bool:
 
     True when an earlier run of that name was replaced (the report says so).
     """
-    tests = project.artifacts / layout.TESTS
+    tests = project.tests_dir
     # no linked folder on the way: test runs stay in the repository
     contained(project.root, project.rel(base), what="test run", source="run", parents_only=False)
     tests.mkdir(parents=True, exist_ok=True)

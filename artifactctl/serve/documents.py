@@ -59,7 +59,9 @@ def champion(project: Project, which: str) -> dict[str, Any]:
         "phase": champ.phase,
         "model": exp.model if exp else None,
         "desc": exp.desc if exp else "",
-        "metrics": read_metrics(project.artifacts / layout.EXPERIMENTS / champ.id),
+        "metrics": read_metrics(
+            exp.metrics_file(project) if exp else project.artifacts / layout.EXPERIMENTS / champ.id
+        ),
         "path": project.rel(slot_dir(project, SLOTS[which])),
         "promoted": {
             k: event.get(k)
@@ -122,7 +124,7 @@ def history(project: Project) -> dict[str, Any]:
 def promotion_test(project: Project, candidate: str, baseline: str) -> dict[str, Any]:
     plain_name(candidate, "candidate")
     plain_name(baseline, "baseline")
-    folder = project.artifacts / layout.PROMOTION_TESTS
+    folder = project.promotion_tests_dir
     found = _read_test(project, folder, f"{candidate}_vs_{baseline}.json")
     if found is None:
         raise NotFound(f"no promotion test of {candidate} against {baseline}")
@@ -132,7 +134,7 @@ def promotion_test(project: Project, candidate: str, baseline: str) -> dict[str,
 def promotion_tests(project: Project) -> list[dict[str, Any]]:
     """Every readable promotion test, oldest first: by timestamp (whole seconds), then by
     when the file was written."""
-    folder = project.artifacts / layout.PROMOTION_TESTS
+    folder = project.promotion_tests_dir
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
     except (FileNotFoundError, NotADirectoryError):

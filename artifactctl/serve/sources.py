@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from artifactctl import layout
 from artifactctl.errors import IntegrityError, UsageError
 from artifactctl.project import Project
 from artifactctl.serve.errors import NotFound
@@ -105,7 +104,7 @@ def experiment_files(project: Project, exp_id: str) -> dict[str, Candidate]:
         return _named(project, folders, _recorded(project, exp_id, folders))
     for record in archived_records(project):
         if record.get("id") == exp_id:
-            base = project.artifacts / layout.ARCHIVE / exp_id
+            base = project.archive_dir / exp_id
             folders = {"model": base / "model", "experiment": base / "experiment"}
             files = record.get("files") if isinstance(record.get("files"), dict) else {}
             listed = {key: _md5s(files.get(key)) for key in folders}
@@ -118,7 +117,7 @@ def _recorded(project: Project, exp_id: str, folders: dict[str, Path]) -> dict[s
     from artifactctl.dvc.tracked import out_files, tracked_outs
     from artifactctl.registry.outputs import stages
 
-    names = set(stages(exp_id))
+    names = set(stages(project, exp_id))
     prefixes = {key: project.rel(folder) + "/" for key, folder in folders.items()}
     listed: dict[str, dict[str, str]] = {key: {} for key in folders}
     for out in tracked_outs(project.root):

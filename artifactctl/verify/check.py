@@ -27,7 +27,7 @@ from artifactctl.hashing import dir_md5, walk_relpaths
 from artifactctl.hashing.many import FileHash, hash_many
 from artifactctl.hashing.state import HashState, state_file
 from artifactctl.project import Project
-from artifactctl.scope import artifacts_scope, inside, repo_path, selected
+from artifactctl.scope import artifacts_scope, elsewhere_warning, inside, repo_path, selected
 from artifactctl.verify.extras import find_extras
 from artifactctl.verify.plan import Planned, Recorded, plan_cache, plan_outs
 from artifactctl.verify.report import FileCheck, VerifyReport, worst_first
@@ -94,6 +94,9 @@ def verify(
     extras = find_extras(project, scope.outs, scope.recorded, scope.runs)
     checks += [c for c in extras if selected(c.path, scope.scopes)]
     _mark_preserved(project, checks)
+    warning = None
+    if not given:
+        warning = elsewhere_warning(project, tracked_outs(project.root), len(scope.outs))
     return VerifyReport(
         root=str(project.root),
         deep=deep,
@@ -105,6 +108,7 @@ def verify(
         artifacts=len(scope.outs),
         runs=len(scope.runs),
         notes=scope.notes,
+        warnings=[warning] if warning else [],
     )
 
 

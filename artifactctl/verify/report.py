@@ -62,6 +62,9 @@ class VerifyReport:
     artifacts: int = 0  # DVC outputs checked
     runs: int = 0  # test runs and saved runs checked
     notes: list[str] = field(default_factory=list)
+    # not ok although no file failed: nothing under the artifacts root while DVC tracks
+    # outputs elsewhere (a "0 files ... all ok" would be wrong)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -85,7 +88,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not any(f.problem for f in self.files)
+        return not any(f.problem for f in self.files) and not self.warnings
 
     @property
     def exit_code(self) -> int:
@@ -133,5 +136,6 @@ class VerifyReport:
                 "jobs": self.jobs,
             },
             "notes": self.notes,
+            "warnings": self.warnings,
             "files": [f.to_dict() for f in self.files],
         }

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifactctl.layout import RUN_MANIFEST, RUNS, SAVED_RUN_MANIFEST, TESTS
+from artifactctl.layout import RUN_MANIFEST, RUNS, SAVED_RUN_MANIFEST
 from artifactctl.project import Project
 from artifactctl.safepath import UntrustedMetadata, contained, read_regular
 from artifactctl.verify.plan import Planned
@@ -31,7 +31,7 @@ def find_runs(project: Project, skip: set[str]) -> list[Run]:
     """
     art = project.artifacts
     runs: list[Run] = []
-    tests_dir = art / TESTS
+    tests_dir = project.tests_dir
     if tests_dir.is_dir():
         for entry in sorted(os.scandir(tests_dir), key=lambda e: e.name):
             manifest = Path(entry.path) / RUN_MANIFEST
