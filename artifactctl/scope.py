@@ -10,7 +10,7 @@ checks only that file of it).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from artifactctl.dvc.tracked import TrackedOut, out_files
@@ -29,6 +29,20 @@ def repo_path(project: Project, given: str) -> str:
             hint="name a path inside the repository (see `artifactctl status`)",
         ) from None
     return "" if rel == "." else rel
+
+
+def user_scope(project: Project, given: str, names_something: Callable[[str], bool]) -> str:
+    """A path the user typed, as a scope: relative to the working folder, or, when nothing
+    is there, relative to the artifacts root (as status prints paths: `status models`)."""
+    scope = repo_path(project, given)
+    if names_something(scope) or os.path.isabs(given) or os.path.lexists(given):
+        return scope
+    top = artifacts_scope(project)
+    if top:
+        alt = repo_path(project, os.path.join(project.root, top, given))
+        if names_something(alt):
+            return alt
+    return scope
 
 
 def artifacts_scope(project: Project) -> str:
@@ -88,7 +102,7 @@ def select_outs(
         )
     chosen: dict[str, TrackedOut] = {}
     for text in given:
-        scope = repo_path(project, text)
+        scope = user_scope(project, text, lambda s: any(overlaps(o.path, s) for o in outs))
         hits = [o for o in outs if overlaps(o.path, scope)]
         if not hits:
             raise UsageError(f"{text}: no {what} there", hint="see `artifactctl status`")

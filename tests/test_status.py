@@ -87,6 +87,22 @@ def test_status_limits_to_given_paths(pipeline_repo: Path) -> None:
     }
 
 
+def test_paths_may_be_written_as_status_prints_them_relative_to_the_artifacts_root(
+    pipeline_repo: Path,
+) -> None:
+    # status shows "models/baseline/v2-001/" under "artifacts/": typing it that way works
+    assert states(pipeline_repo, "models") == states(pipeline_repo, "artifacts/models")
+    verify = invoke(pipeline_repo, "verify", "models/candidates/v2-006", "--json")
+    assert verify.exit_code == 0, verify.stderr
+    assert {f["path"].split("/")[3] for f in json.loads(verify.stdout)["files"]} == {"v2-006"}
+    # a path that exists relative to the working folder keeps its plain meaning
+    (pipeline_repo / "models").mkdir()
+    try:
+        assert artifactctl(pipeline_repo, "status", "models").returncode == 2
+    finally:
+        (pipeline_repo / "models").rmdir()
+
+
 def test_status_unknown_path_is_bad_input(pipeline_repo: Path) -> None:
     proc = artifactctl(pipeline_repo, "status", "artifacts/nothing-here")
     assert proc.returncode == 2

@@ -27,7 +27,14 @@ from artifactctl.hashing import dir_md5, walk_relpaths
 from artifactctl.hashing.many import FileHash, hash_many
 from artifactctl.hashing.state import HashState, state_file
 from artifactctl.project import Project
-from artifactctl.scope import artifacts_scope, elsewhere_warning, inside, repo_path, selected
+from artifactctl.scope import (
+    artifacts_scope,
+    elsewhere_warning,
+    inside,
+    overlaps,
+    selected,
+    user_scope,
+)
 from artifactctl.verify.extras import find_extras
 from artifactctl.verify.plan import Planned, Recorded, plan_cache, plan_outs
 from artifactctl.verify.report import FileCheck, VerifyReport, worst_first
@@ -114,9 +121,11 @@ def verify(
 
 def _choose(project: Project, given: list[str], tests: bool) -> _Scope:
     """Everything under the artifacts root, or whatever the given paths name."""
-    scopes = [repo_path(project, p) for p in given]
-    art_root = artifacts_scope(project)
     every_out = tracked_outs(project.root)
+    scopes = [
+        user_scope(project, p, lambda s: any(overlaps(o.path, s) for o in every_out)) for p in given
+    ]
+    art_root = artifacts_scope(project)
     outs = [
         o
         for o in every_out
