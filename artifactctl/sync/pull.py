@@ -38,12 +38,12 @@ import calendar
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from artifactctl import scope
-from artifactctl.dvc.tracked import TrackedOut, cache_object
+from artifactctl.dvc.tracked import TrackedOut, cache_object, objects_absent
 from artifactctl.errors import EnvironmentProblem, RemoteError, UsageError
 from artifactctl.fs.atomic import atomic_copy
 from artifactctl.hashing import walk_files
@@ -51,7 +51,7 @@ from artifactctl.journal import step
 from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.project import Project
 from artifactctl.scope import repo_path
-from artifactctl.sync.checkout import write_from_cache
+from artifactctl.sync.checkout import StepOnce, working_links, write_from_cache
 from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
 from artifactctl.sync.progress import ProgressFactory, disk_io, no_progress
@@ -128,8 +128,10 @@ def pull(
         prefer = {repo_path(project, p) for p in prefer_remote}
         journal = begin_journal(project, outs, rules, prefer)
         job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
-        if chosen.is_local and not chosen.local_path(project.root).is_dir():
-            job.missing_folder = chosen.local_path(project.root)
+        if chosen.is_local:
+            job.remote_path = chosen.local_path(project.root)
+            if not job.remote_path.is_dir():
+                job.missing_folder = job.remote_path
         try:
             report = job.run(progress, journal.path / "scratch")
         except BaseException:
@@ -157,6 +159,10 @@ class _PullJob:
     jobs: int
     verify: bool
     missing_folder: Path | None = None  # a local remote whose folder does not exist
+    remote_path: Path | None = None  # a local remote's folder: fetched here, not by DVC
+    unfetched: dict[str, str] = field(default_factory=dict)  # md5 -> why the fetch failed
+    verified: set[str] = field(default_factory=set)  # objects this pull hashed on the way in
+    staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified workspace copy
 
     def not_fetched(self, what: str) -> RemoteError:
         """The error for objects the fetch did not bring: the remote's absence says most."""
@@ -173,54 +179,87 @@ class _PullJob:
         )
 
     def run(self, progress: ProgressFactory, scratch: Path) -> PullReport:
-        from artifactctl.dvc import repo as dvcrepo
+        from artifactctl.dvc.config import cache_types
 
         project, remote_name, verify = self.project, self.remote_name, self.verify
-        fetch_targets = [o.path for o in self.outs] if self.wanted else None
+        links = working_links(cache_types(project.root), project.cache_dir, scratch)
+        started = StepOnce()
+        # By copy, big objects get their workspace copy in the fetch's pass over their bytes.
+        stage = scratch if links[0] == "copy" else None
         expected_bytes = _bytes_to_fetch(project, self.outs)
-        with dvcrepo.session(project.root) as repo:
-            with (
-                progress(f"fetching from '{remote_name}'", expected_bytes) as advance,
-                disk_io("wchar", advance),
-            ):
-                fetched = dvcrepo.fetch(
-                    project.root, fetch_targets, remote_name, self.jobs, repo=repo
+        with progress(f"fetching from '{remote_name}'", expected_bytes) as advance:
+            fetched = self.fetch(advance, stage, started)
+        step("pull-fetched")
+        selected, results = self.plan()
+        to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
+        _make_backups(project, [r for r in to_write if r.state == "backed_up"])
+        step("pull-backups")
+        items = [(r.path, selected[r.path]) for r in to_write]
+        sizes = [_size(project, md5) for _, md5 in items]
+        total = sum(sizes)
+        what = "checking out" + (" and verifying" if verify else "")
+        with progress(what, total) as advance:
+            try:
+                written = write_from_cache(
+                    project.root,
+                    project.cache_dir,
+                    items,
+                    sizes,
+                    scratch,
+                    verify=verify,
+                    jobs=self.jobs,
+                    on_bytes=advance,
+                    links=links,
+                    verified=self.verified,
+                    staged=self.staged,
+                    started=started,
                 )
-            step("pull-fetched")
-            selected, results = self.plan()
-            to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
-            _make_backups(project, [r for r in to_write if r.state == "backed_up"])
-            step("pull-backups")
-            items = [(r.path, selected[r.path]) for r in to_write]
-            sizes = [_size(project, md5) for _, md5 in items]
-            total = sum(sizes)
-            what = "checking out" + (" and verifying" if verify else "")
-            with progress(what, total) as advance:
-                try:
-                    written = write_from_cache(
-                        project.root,
-                        project.cache_dir,
-                        items,
-                        sizes,
-                        scratch,
-                        verify=verify,
-                        jobs=self.jobs,
-                        on_bytes=advance,
-                    )
-                except OSError as exc:
-                    raise EnvironmentProblem(
-                        f"writing the workspace failed: {exc.strerror or exc} ({exc.filename})",
-                        hint="free some space (or fix the permissions) and run the pull again",
-                    ) from exc
-            for w in written:
-                if w.error is not None:
-                    results[w.rel].state = "failed"
-                    results[w.rel].detail = w.error
-            good = [(w.rel, selected[w.rel]) for w in written if w.error is None]
-            dvcrepo.record_hashes(repo, project.root, good)
-            step("pull-written")
+            except OSError as exc:
+                raise _write_failed(exc) from exc
+        for w in written:
+            if w.error is not None:
+                results[w.rel].state = "failed"
+                results[w.rel].detail = w.error
+        if verify:
+            # Only verified bytes are recorded: with --no-verify, DVC's status re-hashes
+            # them itself rather than calling a corrupted object's bytes up to date.
+            _record_hashes(project, [(w.rel, selected[w.rel]) for w in written if w.error is None])
+        step("pull-written")
         files = sorted(results.values(), key=lambda r: r.path)
         return PullReport(remote_name, fetched, files, verified=verify)
+
+    def fetch(self, advance: Callable[[float], None], stage: Path | None, started: StepOnce) -> int:
+        """Bring the selected outputs' objects into the cache; the count fetched."""
+        from artifactctl.dvc import repo as dvcrepo
+        from artifactctl.sync.fetch import fetch_local
+
+        project = self.project
+        if self.remote_path is None:  # not a local folder (S3...): DVC's fetch
+            fetch_targets = [o.path for o in self.outs] if self.wanted else None
+            with disk_io("wchar", advance):
+                return dvcrepo.fetch(project.root, fetch_targets, self.remote_name, self.jobs)
+        try:
+            # .dir listings first: they name the files to fetch next
+            listings = {o.md5 for o in self.outs if o.is_dir and o.md5}
+            got = fetch_local(self.remote_path, project.cache_dir, listings, jobs=self.jobs)
+            wanted = {o.md5 for o in self.outs if o.md5 and not o.is_dir}
+            for _, files in expand_outs(project, self.outs):
+                wanted.update((files or {}).values())
+            more = fetch_local(
+                self.remote_path,
+                project.cache_dir,
+                wanted,
+                jobs=self.jobs,
+                on_bytes=advance,
+                stage=stage,
+                on_staging=started,
+            )
+        except OSError as exc:
+            raise _write_failed(exc, "the DVC cache") from exc
+        self.unfetched = {**got.failed, **more.failed}
+        self.verified = set(got.done) | set(more.done)
+        self.staged = more.staged
+        return len(self.verified)
 
     def plan(self) -> tuple[dict[str, str], dict[str, FileResult]]:
         """Recorded file -> md5 for the selection, and what the pull does with each file."""
@@ -257,19 +296,21 @@ class _PullJob:
                             rel, kept, detail="not in DVC's record; left as is"
                         )
 
-        absent = sorted(
-            r.path
-            for r in results.values()
-            if r.state in ("pulled", "backed_up")
-            and not cache_object(project.cache_dir, selected[r.path]).exists()
-        )
+        to_write = [r.path for r in results.values() if r.state in ("pulled", "backed_up")]
+        gone = objects_absent(project.cache_dir, {selected[rel] for rel in to_write})
+        absent = sorted(rel for rel in to_write if selected[rel] in gone)
         if absent:
             more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
+            named = ", ".join(self._why(rel, selected[rel]) for rel in absent[:3])
             raise self.not_fetched(
                 f"{len(absent)} file(s) did not reach the cache (missing on the remote, or "
-                f"corrupted there): {', '.join(absent[:3])}{more}"
+                f"corrupted there): {named}{more}"
             )
         return selected, results
+
+    def _why(self, rel: str, md5: str) -> str:
+        reason = self.unfetched.get(md5)
+        return f"{rel} ({reason})" if reason else rel
 
 
 BACKUP_MARK = ".local-"
@@ -296,6 +337,23 @@ def _classify(
     if force:
         return FileResult(rel, "backed_up", detail="--force: took the remote version")
     return FileResult(rel, "modified", detail="local edit; left as is (--force replaces it)")
+
+
+def _write_failed(exc: OSError, where: str = "the workspace") -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"writing {where} failed: {exc.strerror or exc} ({exc.filename})",
+        hint="free some space (or fix the permissions) and run the pull again",
+    )
+
+
+def _record_hashes(project: Project, files: list[tuple[str, str]]) -> None:
+    """Tell DVC's state the md5 of files just written and verified (as DVC's checkout does)."""
+    if not files:
+        return
+    from artifactctl.dvc import repo as dvcrepo
+
+    with contextlib.suppress(Exception), dvcrepo.session(project.root) as repo:
+        dvcrepo.record_hashes(repo, project.root, files)
 
 
 def _size(project: Project, md5: str) -> int:
