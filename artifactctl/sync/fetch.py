@@ -62,14 +62,11 @@ def fetch_local(
     a checkout by copy then renames it into the workspace instead of copying it again.
     ``on_staging`` is called when a staged copy is partly written.
     """
-    wanted = sorted(objects_absent(cache_dir, set(md5s)))
+    wanted = absent_objects(cache_dir, md5s)
     result = Fetched()
     if not wanted:
         return result
-    base = cache_dir / "files" / "md5"
-    for prefix in sorted({m[:2] for m in wanted}):
-        (base / prefix).mkdir(parents=True, exist_ok=True)
-    copier = _ObjectCopier(remote / "files" / "md5", base, on_bytes)
+    copier = _ObjectCopier(remote / "files" / "md5", cache_dir, on_bytes)
     copier.stage, copier.on_staging = stage, on_staging
     tasks = [wanted[k : k + BATCH] for k in range(0, len(wanted), BATCH)]
     lock = threading.Lock()
@@ -98,18 +95,16 @@ def fetch_local(
 class _ObjectCopier:
     def __init__(self, remote: Path, cache: Path, on_bytes: Callable[[int], None] | None) -> None:
         self.remote = os.fspath(remote)
-        self.cache = os.fspath(cache)
+        self.cache = cache
         self.on_bytes = on_bytes
         self.stage: Path | None = None
         self.on_staging: Callable[[], None] | None = None
 
     def copy(self, md5: str) -> str | None:
         """Copy one object in; None when done, else why it was not."""
-        rest = f"{md5[:2]}{os.sep}{md5[2:]}"
-        dst = f"{self.cache}{os.sep}{rest}"
-        tmp = f"{dst}.{os.getpid()}-{threading.get_ident()}.tmp"
+        dst, tmp = cache_paths(self.cache, md5)
         try:
-            fin = os.open(f"{self.remote}{os.sep}{rest}", os.O_RDONLY)
+            fin = os.open(f"{self.remote}{os.sep}{md5[:2]}{os.sep}{md5[2:]}", os.O_RDONLY)
         except FileNotFoundError:
             return "missing on the remote"
         except OSError as exc:
@@ -124,17 +119,11 @@ class _ObjectCopier:
             return f"could not copy it into the cache: {exc.strerror or exc}"
         finally:
             os.close(fin)
-        expected = md5.removesuffix(".dir")
-        if actual != expected:
-            _unlink(tmp, staged)
-            return f"corrupted on the remote (its bytes have md5 {actual})"
-        os.replace(tmp, dst)
-        return None
+        return settle(tmp, dst, md5, actual, staged)
 
     def _copy(self, fin: int, tmp: str, staged: str | None) -> str:
         digest = hashlib.md5()
-        # Created read-only: the descriptor still writes, and no chmod call is needed.
-        outs = [os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CACHE_MODE)]
+        outs = [open_tmp(tmp)]
         try:
             while data := os.read(fin, CHUNK):
                 digest.update(data)
@@ -152,6 +141,35 @@ class _ObjectCopier:
             for fout in outs:
                 os.close(fout)
         return digest.hexdigest()
+
+
+def absent_objects(cache_dir: Path, md5s: Iterable[str]) -> list[str]:
+    """The objects the cache lacks, sorted, with their cache folders made."""
+    wanted = sorted(objects_absent(cache_dir, set(md5s)))
+    base = cache_dir / "files" / "md5"
+    for prefix in sorted({m[:2] for m in wanted}):
+        (base / prefix).mkdir(parents=True, exist_ok=True)
+    return wanted
+
+
+def cache_paths(cache_dir: Path, md5: str) -> tuple[str, str]:
+    """An object's place in the cache and the temporary name it is written to first."""
+    dst = os.path.join(cache_dir, "files", "md5", md5[:2], md5[2:])
+    return dst, f"{dst}.{os.getpid()}-{threading.get_ident()}.tmp"
+
+
+def open_tmp(tmp: str) -> int:
+    # Created read-only (DVC's protection): the descriptor still writes, no chmod needed.
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CACHE_MODE)
+
+
+def settle(tmp: str, dst: str, md5: str, actual: str, staged: str | None = None) -> str | None:
+    """Rename a written object into place if its bytes have the md5 of its name."""
+    if actual != md5.removesuffix(".dir"):
+        _unlink(tmp, staged)
+        return f"corrupted on the remote (its bytes have md5 {actual})"
+    os.replace(tmp, dst)
+    return None
 
 
 def _write(fd: int, view: memoryview) -> None:

@@ -52,6 +52,7 @@ from artifactctl.layout import BACKUP_SUFFIX
 from artifactctl.project import Project
 from artifactctl.scope import repo_path
 from artifactctl.sync.checkout import StepOnce, working_links, write_from_cache
+from artifactctl.sync.fetch import Fetched
 from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
 from artifactctl.sync.progress import ProgressFactory, disk_io, no_progress
@@ -128,6 +129,7 @@ def pull(
         prefer = {repo_path(project, p) for p in prefer_remote}
         journal = begin_journal(project, outs, rules, prefer)
         job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
+        job.remote_url = chosen.url
         if chosen.is_local:
             job.remote_path = chosen.local_path(project.root)
             if not job.remote_path.is_dir():
@@ -159,7 +161,8 @@ class _PullJob:
     jobs: int
     verify: bool
     missing_folder: Path | None = None  # a local remote whose folder does not exist
-    remote_path: Path | None = None  # a local remote's folder: fetched here, not by DVC
+    remote_url: str = ""
+    remote_path: Path | None = None  # a local remote's folder
     unfetched: dict[str, str] = field(default_factory=dict)  # md5 -> why the fetch failed
     verified: set[str] = field(default_factory=set)  # objects this pull hashed on the way in
     staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified workspace copy
@@ -232,28 +235,35 @@ class _PullJob:
         """Bring the selected outputs' objects into the cache; the count fetched."""
         from artifactctl.dvc import repo as dvcrepo
         from artifactctl.sync.fetch import fetch_local
+        from artifactctl.sync.fetch_s3 import fetch_s3, is_s3
 
-        project = self.project
-        if self.remote_path is None:  # not a local folder (S3...): DVC's fetch
+        project, cache = self.project, self.project.cache_dir
+
+        def fetcher(md5s: set[str], files: bool) -> Fetched:
+            on_bytes = advance if files else None
+            if self.remote_path is not None:
+                return fetch_local(
+                    self.remote_path,
+                    cache,
+                    md5s,
+                    jobs=self.jobs,
+                    on_bytes=on_bytes,
+                    stage=stage if files else None,
+                    on_staging=started,
+                )
+            return fetch_s3(project.root, self.remote_name, cache, md5s, on_bytes=on_bytes)
+
+        if self.remote_path is None and not is_s3(self.remote_url):  # DVC's fetch
             fetch_targets = [o.path for o in self.outs] if self.wanted else None
             with disk_io("wchar", advance):
                 return dvcrepo.fetch(project.root, fetch_targets, self.remote_name, self.jobs)
         try:
             # .dir listings first: they name the files to fetch next
-            listings = {o.md5 for o in self.outs if o.is_dir and o.md5}
-            got = fetch_local(self.remote_path, project.cache_dir, listings, jobs=self.jobs)
+            got = fetcher({o.md5 for o in self.outs if o.is_dir and o.md5}, False)
             wanted = {o.md5 for o in self.outs if o.md5 and not o.is_dir}
             for _, files in expand_outs(project, self.outs):
                 wanted.update((files or {}).values())
-            more = fetch_local(
-                self.remote_path,
-                project.cache_dir,
-                wanted,
-                jobs=self.jobs,
-                on_bytes=advance,
-                stage=stage,
-                on_staging=started,
-            )
+            more = fetcher(wanted, True)
         except OSError as exc:
             raise _write_failed(exc, "the DVC cache") from exc
         self.unfetched = {**got.failed, **more.failed}
