@@ -5,19 +5,23 @@ pull, in order:
 1. Journal: every preserved file that exists locally inside a DVC-cached output
    is copied into ``.dvc/tmp/artifactctl/journal/pull-*/files/`` and its MD5
    recorded, before anything else happens.
-2. Fetch: DVC downloads the objects into its cache (never into the workspace,
-   so a partial download cannot replace a workspace file).
+2. Fetch: the objects come into the cache only (never into the workspace, so a
+   partial download cannot replace a workspace file): from a local-folder or S3
+   remote by artifactctl/sync/fetch.py and fetch_s3.py (in parallel, each object
+   hashed on its way in and renamed into place only if its md5 matches), from
+   other remotes by DVC's fetch.
 3. Plan, file by file: missing -> pulled; same content -> unchanged; preserved
    and different -> kept (or, with ``--prefer-remote``, backed up as
    ``PATH.local-<stamp>`` and replaced); other local edits -> left alone and
    listed (``--force``: backed up, then replaced). Nothing is discarded
    without a backup.
-4. Write, file by file (artifactctl/sync/checkout.py): each file to write is copied
-   from its cache object to a temporary name, hashed on the way, and renamed
-   over the workspace path only if the bytes written have the recorded MD5. So
-   the copy is the verification (no second read), a corrupted cache object
-   never reaches the workspace, and DVC's checkout never deletes a preserved or
-   extra file. Files are always copies (DVC's link types are not used).
+4. Write, file by file (artifactctl/sync/checkout.py), as DVC's ``cache.type``
+   says: a copy is made under a temporary name, hashed on the way, and renamed
+   over the workspace path only if the bytes written have the recorded MD5 (big
+   files fetched by this pull got that copy in the fetch's pass); a link
+   (reflink, hardlink, symlink) is made to a verified cache object and renamed
+   in the same way. So a corrupted cache object never reaches the workspace,
+   and DVC's checkout never deletes a preserved or extra file.
 5. Restore any preserved file whose bytes changed from its journal copy, finish
    the journal.
 
@@ -26,9 +30,10 @@ If the process dies anywhere, the next artifactctl command runs
 file from the journal copy unless it is already byte-identical, and says so.
 
 The named crash steps, in order: ``pull-copying`` (journal begun, preserved files
-not copied yet), ``pull-journal`` (copies durable), ``pull-fetched`` (DVC fetched
+not copied yet), ``pull-journal`` (copies durable), ``pull-fetched`` (fetched
 into the cache), ``pull-backups`` (planned, backups made; the workspace is written
-next), ``pull-writing`` (the first temporary copy is partly written) and
+next), ``pull-writing`` (the first temporary copy is partly written: during the
+fetch when a big file's copy is made in its pass, else in the checkout) and
 ``pull-written`` (the workspace is written; the preserved files are checked next).
 """
 
@@ -182,6 +187,18 @@ class _PullJob:
         )
 
     def run(self, progress: ProgressFactory, scratch: Path) -> PullReport:
+        # Only verified bytes are recorded: with --no-verify, DVC's status re-hashes
+        # them itself rather than calling a corrupted object's bytes up to date.
+        state = _StateWriter(self.project) if self.verify else None
+        try:
+            return self._run(progress, scratch, state)
+        finally:
+            if state is not None:
+                state.close()
+
+    def _run(
+        self, progress: ProgressFactory, scratch: Path, state: _StateWriter | None
+    ) -> PullReport:
         from artifactctl.dvc.config import cache_types
 
         project, remote_name, verify = self.project, self.remote_name, self.verify
@@ -223,10 +240,8 @@ class _PullJob:
             if w.error is not None:
                 results[w.rel].state = "failed"
                 results[w.rel].detail = w.error
-        if verify:
-            # Only verified bytes are recorded: with --no-verify, DVC's status re-hashes
-            # them itself rather than calling a corrupted object's bytes up to date.
-            _record_hashes(project, [(w.rel, selected[w.rel]) for w in written if w.error is None])
+        if state is not None:
+            state.record([(w.rel, selected[w.rel]) for w in written if w.error is None])
         step("pull-written")
         files = sorted(results.values(), key=lambda r: r.path)
         return PullReport(remote_name, fetched, files, verified=verify)
@@ -278,7 +293,8 @@ class _PullJob:
         expanded = expand_outs(project, self.outs)
         for out, files in expanded:
             if files is None:
-                raise self.not_fetched(f"{out.path}: its directory listing {out.md5}")
+                listing = f"{out.path}: its directory listing {out.md5}"
+                raise self.not_fetched(self._why(listing, out.md5 or ""))
         all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
         selected = {rel: md5 for rel, md5 in all_files.items() if scope.selected(rel, wanted)}
         unknown = prefer - set(selected)
@@ -356,14 +372,32 @@ def _write_failed(exc: OSError, where: str = "the workspace") -> EnvironmentProb
     )
 
 
-def _record_hashes(project: Project, files: list[tuple[str, str]]) -> None:
-    """Tell DVC's state the md5 of files just written and verified (as DVC's checkout does)."""
-    if not files:
-        return
-    from artifactctl.dvc import repo as dvcrepo
+class _StateWriter:
+    """DVC's state database, told the md5 of the files written and verified (as DVC's
+    checkout does, so `dvc status` does not re-read them). Best effort: the state is only
+    a cache of hashes. Importing DVC and opening the repository takes about a second, so
+    it starts on a thread while the pull fetches and writes."""
 
-    with contextlib.suppress(Exception), dvcrepo.session(project.root) as repo:
-        dvcrepo.record_hashes(repo, project.root, files)
+    def __init__(self, project: Project) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from artifactctl.dvc import repo as dvcrepo
+
+        self.project = project
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.opened = self.pool.submit(dvcrepo.open_repo, project.root)
+
+    def record(self, files: list[tuple[str, str]]) -> None:
+        from artifactctl.dvc import repo as dvcrepo
+
+        with contextlib.suppress(Exception):
+            if files:
+                dvcrepo.record_hashes(self.opened.result(), self.project.root, files)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.opened.result().close()
+        self.pool.shutdown()
 
 
 def _size(project: Project, md5: str) -> int:
