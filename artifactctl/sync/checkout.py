@@ -127,12 +127,15 @@ def working_links(links: Sequence[str], cache_dir: Path, scratch: Path) -> list[
     Probes with a one-byte file, as DVC's ``test_links`` does; ``copy`` always works.
     """
     links = [t for t in links if t in LINKS] or list(DEFAULT_LINKS)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
     src = cache_dir / f".artifactctl-probe-{os.getpid()}"
     dst = f"{scratch}{os.sep}probe"
     try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        scratch.mkdir(parents=True, exist_ok=True)
         src.write_bytes(b"p")
+    except OSError:
+        return links  # a read-only cache, say: each file tries the types in turn
+    try:
         for i, link in enumerate(links):
             if link == "copy":
                 return links[i:]
