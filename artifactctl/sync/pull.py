@@ -240,6 +240,7 @@ class _PullJob:
             if w.error is not None:
                 results[w.rel].state = "failed"
                 results[w.rel].detail = w.error
+        del items, sizes  # 50,000 files: what DVC's state is told next needs the room
         if state is not None:
             state.record([(w.rel, selected[w.rel]) for w in written if w.error is None])
         step("pull-written")
@@ -372,6 +373,9 @@ def _write_failed(exc: OSError, where: str = "the workspace") -> EnvironmentProb
     )
 
 
+STATE_BATCH = 5000  # files told to DVC's state at a time: memory stays flat
+
+
 class _StateWriter:
     """DVC's state database, told the md5 of the files written and verified (as DVC's
     checkout does, so `dvc status` does not re-read them). Best effort: the state is only
@@ -391,8 +395,9 @@ class _StateWriter:
         from artifactctl.dvc import repo as dvcrepo
 
         with contextlib.suppress(Exception):
-            if files:
-                dvcrepo.record_hashes(self.opened.result(), self.project.root, files)
+            for k in range(0, len(files), STATE_BATCH):  # DVC builds a list per call
+                chunk = files[k : k + STATE_BATCH]
+                dvcrepo.record_hashes(self.opened.result(), self.project.root, chunk)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
