@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from artifactctl.dvc.tracked import cache_object
 from artifactctl.journal import step
 from artifactctl.safepath import check_no_links
 
@@ -78,7 +77,7 @@ def write_from_cache(
     ``started``: the crash step ``pull-writing``, shared with the fetch that stages.
     """
     scratch.mkdir(parents=True, exist_ok=True)
-    for parent in sorted({PurePosixPath(rel).parent for rel, _ in files}):
+    for parent in map(PurePosixPath, sorted({rel.rpartition("/")[0] for rel, _ in files})):
         # a linked folder on the way would take the write out of the repository
         check_no_links(root, list(parent.parts), where=f"the folder of {parent}/")
         (root / parent).mkdir(parents=True, exist_ok=True)
@@ -175,6 +174,8 @@ class _Copier:
         self.verify = verify
         self.on_bytes = on_bytes
         self.tag = os.getpid()
+        self.objects = os.path.join(cache_dir, "files", "md5", "")
+        self.base = os.path.join(root, "")
         self.links: list[str] = list(DEFAULT_LINKS)
         self.verified: Collection[str] = ()
         self.staged: dict[str, str] = {}
@@ -189,14 +190,15 @@ class _Copier:
             return self.staged.pop(md5, None)
 
     def copy(self, index: int, rel: str, md5: str) -> Written:
-        src = cache_object(self.cache_dir, md5)
-        dst = self.root / rel
+        # strings, not Paths: at 50,000 files pathlib's joins were a tenth of the pull
+        src = f"{self.objects}{md5[:2]}{os.sep}{md5[2:]}"
+        dst = f"{self.base}{rel}"
         tmp = f"{self.scratch}{os.sep}{self.tag}-{index}"
         try:
             try:
                 actual = self._make(src, tmp, md5)
             except FileNotFoundError:
-                if not src.exists():
+                if not os.path.exists(src):
                     return Written(rel, f"object {md5} is not in the cache")
                 raise
             if actual is not None and actual != md5:
@@ -212,7 +214,7 @@ class _Copier:
                 return Written(rel, "could not write it: a folder is in the way")
             return Written(rel, f"could not write it: {exc.strerror or exc}")
 
-    def _make(self, src: Path, tmp: str, md5: str) -> str | None:
+    def _make(self, src: str, tmp: str, md5: str) -> str | None:
         """Make ``tmp`` from ``src`` by the first link type that works here.
 
         Returns the MD5 the file was checked against (None: not checked).
@@ -244,7 +246,7 @@ class _Copier:
                     elif self.links == [link]:
                         raise
 
-    def _copy_hashing(self, src: Path, tmp: str) -> str | None:
+    def _copy_hashing(self, src: str, tmp: str) -> str | None:
         """Copy ``src`` to ``tmp``; the MD5 of the bytes written (None without verify)."""
         if not self.verify:
             shutil.copyfile(src, tmp)
@@ -275,7 +277,7 @@ class _Copier:
         return digest.hexdigest()
 
 
-def _link(link: str, src: Path, tmp: str) -> None:
+def _link(link: str, src: str | Path, tmp: str) -> None:
     """``tmp`` becomes a link of type ``link`` to the cache object ``src``, as DVC makes it."""
     if link == "hardlink":
         os.link(src, tmp)
@@ -293,7 +295,7 @@ def _link(link: str, src: Path, tmp: str) -> None:
             os.close(fin)
 
 
-def _hash_file(path: Path) -> str:
+def _hash_file(path: str) -> str:
     digest = hashlib.md5()
     buffer = _buffer()
     fd = os.open(path, os.O_RDONLY)
@@ -310,13 +312,13 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
-def _replace(tmp: str, dst: Path) -> None:
+def _replace(tmp: str, dst: str) -> None:
     """Rename ``tmp`` over ``dst``; across filesystems, via a hidden name beside ``dst``."""
     try:
         os.replace(tmp, dst)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        beside = dst.with_name(f".{dst.name}.artifactctl-tmp")
+        beside = Path(dst).with_name(f".{Path(dst).name}.artifactctl-tmp")
         shutil.move(tmp, beside)
         os.replace(beside, dst)

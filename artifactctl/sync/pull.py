@@ -171,6 +171,7 @@ class _PullJob:
     unfetched: dict[str, str] = field(default_factory=dict)  # md5 -> why the fetch failed
     verified: set[str] = field(default_factory=set)  # objects this pull hashed on the way in
     staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified workspace copy
+    expanded: list = field(default_factory=list)  # the fetch's expand_outs, reused by plan
 
     def not_fetched(self, what: str) -> RemoteError:
         """The error for objects the fetch did not bring: the remote's absence says most."""
@@ -215,7 +216,8 @@ class _PullJob:
         _make_backups(project, [r for r in to_write if r.state == "backed_up"])
         step("pull-backups")
         items = [(r.path, selected[r.path]) for r in to_write]
-        sizes = [_size(project, md5) for _, md5 in items]
+        objects = os.path.join(project.cache_dir, "files", "md5", "")
+        sizes = [_size(objects, md5) for _, md5 in items]
         total = sum(sizes)
         what = "checking out" + (" and verifying" if verify else "")
         with progress(what, total) as advance:
@@ -277,7 +279,8 @@ class _PullJob:
             # .dir listings first: they name the files to fetch next
             got = fetcher({o.md5 for o in self.outs if o.is_dir and o.md5}, False)
             wanted = {o.md5 for o in self.outs if o.md5 and not o.is_dir}
-            for _, files in expand_outs(project, self.outs):
+            self.expanded = expand_outs(project, self.outs)
+            for _, files in self.expanded:
                 wanted.update((files or {}).values())
             more = fetcher(wanted, True)
         except OSError as exc:
@@ -291,7 +294,8 @@ class _PullJob:
         """Recorded file -> md5 for the selection, and what the pull does with each file."""
         project, wanted, prefer = self.project, self.wanted, self.prefer
         rules = project.settings.preserve
-        expanded = expand_outs(project, self.outs)
+        expanded = self.expanded or expand_outs(project, self.outs)
+        self.expanded = []
         for out, files in expanded:
             if files is None:
                 listing = f"{out.path}: its directory listing {out.md5}"
@@ -405,9 +409,9 @@ class _StateWriter:
         self.pool.shutdown()
 
 
-def _size(project: Project, md5: str) -> int:
+def _size(objects: str, md5: str) -> int:
     with contextlib.suppress(OSError):
-        return os.stat(cache_object(project.cache_dir, md5)).st_size
+        return os.stat(f"{objects}{md5[:2]}{os.sep}{md5[2:]}").st_size
     return 0
 
 
