@@ -102,3 +102,14 @@ def cache_dir(root: Path) -> Path:
         return root / ".dvc" / "cache"
     path = Path(str(configured)).expanduser()
     return path if path.is_absolute() else (root / ".dvc" / path).resolve()
+
+
+def cache_types(root: Path) -> list[str]:
+    """DVC's ``cache.type``, in order (``reflink,copy`` when unset, as DVC's default)."""
+    if not _mentions(root, "type"):
+        return ["reflink", "copy"]
+    configured = read_config(root).get("cache", {}).get("type")
+    if not configured:
+        return ["reflink", "copy"]
+    items = configured if isinstance(configured, list) else str(configured).split(",")
+    return [t.strip() for t in items if t.strip()]

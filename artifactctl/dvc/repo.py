@@ -79,13 +79,10 @@ def missing_on_remote(root: Path, md5s: Iterable[str], remote: str | None = None
     wanted = sorted(set(md5s))
     if not wanted:
         return set()
-    repo = open_repo(root)
-    try:
-        with _remote_op("checking the remote"):  # botocore errors are not OSErrors
-            odb = repo.cloud.get_remote_odb(remote, command="status")
-            present = set(odb.oids_exist(wanted))
-    finally:
-        repo.close()
+    # botocore errors are not OSErrors
+    with session(root) as repo, remote_op("checking the remote"):
+        odb = repo.cloud.get_remote_odb(remote, command="status")
+        present = set(odb.oids_exist(wanted))
     return set(wanted) - present
 
 
@@ -141,7 +138,7 @@ def _root_cause(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _remote_op(action: str) -> Iterator[None]:
+def remote_op(action: str) -> Iterator[None]:
     """Like dvc_errors(remote=True), adding the first cause DVC logged (credentials, network)."""
     with _capture_dvc_log() as captured:
         try:
@@ -178,7 +175,7 @@ def fetch(
     with contextlib.ExitStack() as stack:
         if repo is None:
             repo = stack.enter_context(session(root))
-        with _remote_op(f"fetching from remote '{remote}'"):
+        with remote_op(f"fetching from remote '{remote}'"):
             return int(repo.fetch(targets=targets, remote=remote, jobs=jobs or None))
 
 
@@ -199,12 +196,15 @@ def record_hashes(repo: Any, root: Path, files: Iterable[tuple[str, str]]) -> No
 
 def push(root: Path, targets: list[str] | None, remote: str, jobs: int | None = None) -> int:
     """Upload the cached objects of ``targets`` (all outputs when None); returns the count."""
-    repo = open_repo(root)
-    try:
-        with _remote_op(f"pushing to remote '{remote}'"):
-            return int(repo.push(targets=targets, remote=remote, jobs=jobs or None))
-    finally:
-        repo.close()
+    with session(root) as repo, remote_op(f"pushing to remote '{remote}'"):
+        return int(repo.push(targets=targets, remote=remote, jobs=jobs or None))
+
+
+def remote_filesystem(repo: Any, remote: str, pool: int) -> tuple[Any, str]:
+    """The fsspec filesystem DVC builds for ``remote`` (pool widened), and its objects' path."""
+    odb = repo.cloud.get_remote_odb(remote, command="fetch")
+    odb.fs.fs_args.setdefault("config_kwargs", {})["max_pool_connections"] = pool
+    return odb.fs.fs, odb.path
 
 
 def cache_files(root: Path, files: Iterable[tuple[Path, str]]) -> None:
@@ -224,7 +224,7 @@ def transfer_objects(
     from dvc_data.hashfile.hash_info import HashInfo
 
     action = f"pushing to remote '{remote}'" if upload else f"fetching from remote '{remote}'"
-    with session(root) as repo, _remote_op(action):
+    with session(root) as repo, remote_op(action):
         move = repo.cloud.push if upload else repo.cloud.pull
         result = move([HashInfo("md5", m) for m in wanted], jobs=jobs or None, remote=remote)
     return len(result.transferred)

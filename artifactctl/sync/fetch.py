@@ -1,0 +1,184 @@
+"""Fetch objects from a local-folder remote into DVC's cache: in parallel, each verified.
+
+DVC's own fetch spends most of a many-small-files pull in per-object bookkeeping
+(index building, existence checks, locks). Here each object is one pass: open it on
+the remote, copy it to a temporary name in its cache folder while hashing the bytes,
+and rename it into place (read-only, as DVC protects cache objects) only when the
+MD5 matches its name. So a corrupted or half-pushed remote object never enters the
+cache under its name, a crash leaves at worst a temporary file (DVC's own naming:
+``<name>.<tag>.tmp``), and the cache's absence of an object is decided by one
+listing per cache folder, not a stat per object.
+
+Remote layout (DVC 3): ``<remote>/files/md5/xx/rest``; ``.dir`` objects alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artifactctl.dvc.tracked import objects_absent
+
+CHUNK = 1 << 20  # reads of 1 MiB: a big object streams, a small one is one read
+BATCH = 64  # objects per worker task
+CACHE_MODE = 0o444  # DVC's LocalHashFileDB.CACHE_MODE: cache objects are read-only
+
+
+@dataclass
+class Fetched:
+    """What a fetch did: objects copied in, and the ones it could not bring (md5 -> why)."""
+
+    done: list[str] = field(default_factory=list)  # copied in and verified
+    failed: dict[str, str] = field(default_factory=dict)
+    staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified second copy
+
+
+def default_jobs(jobs: int = 0) -> int:
+    """I/O threads: small-file work waits on system calls, so more threads than cores."""
+    return jobs or min(16, (os.cpu_count() or 1) * 4)
+
+
+def fetch_local(
+    remote: Path,
+    cache_dir: Path,
+    md5s: Iterable[str],
+    *,
+    jobs: int = 0,
+    on_bytes: Callable[[int], None] | None = None,
+    stage: Path | None = None,
+    on_staging: Callable[[], None] | None = None,
+) -> Fetched:
+    """Copy the objects ``md5s`` that the cache lacks from the local remote ``remote``.
+
+    ``stage``: a folder where each object of a MiB or more is also written, from the
+    same bytes in the same pass (``<stage>/<md5>``, listed in ``staged`` once verified):
+    a checkout by copy then renames it into the workspace instead of copying it again.
+    ``on_staging`` is called when a staged copy is partly written.
+    """
+    wanted = absent_objects(cache_dir, md5s)
+    result = Fetched()
+    if not wanted:
+        return result
+    copier = _ObjectCopier(remote / "files" / "md5", cache_dir, on_bytes)
+    copier.stage, copier.on_staging = stage, on_staging
+    tasks = [wanted[k : k + BATCH] for k in range(0, len(wanted), BATCH)]
+    lock = threading.Lock()
+
+    def run(task: Sequence[str]) -> None:
+        for md5 in task:
+            error = copier.copy(md5)
+            with lock:
+                if error is None:
+                    result.done.append(md5)
+                    if stage is not None and os.path.exists(staged := os.path.join(stage, md5)):
+                        result.staged[md5] = staged
+                else:
+                    result.failed[md5] = error
+
+    workers = min(default_jobs(jobs), len(tasks))
+    if workers <= 1:
+        for task in tasks:
+            run(task)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, tasks))
+    return result
+
+
+class _ObjectCopier:
+    def __init__(self, remote: Path, cache: Path, on_bytes: Callable[[int], None] | None) -> None:
+        self.remote = os.fspath(remote)
+        self.cache = cache
+        self.on_bytes = on_bytes
+        self.stage: Path | None = None
+        self.on_staging: Callable[[], None] | None = None
+
+    def copy(self, md5: str) -> str | None:
+        """Copy one object in; None when done, else why it was not."""
+        dst, tmp = cache_paths(self.cache, md5)
+        try:
+            fin = os.open(f"{self.remote}{os.sep}{md5[:2]}{os.sep}{md5[2:]}", os.O_RDONLY)
+        except FileNotFoundError:
+            return "missing on the remote"
+        except OSError as exc:
+            return f"unreadable on the remote: {exc.strerror or exc}"
+        staged = os.path.join(self.stage, md5) if self.stage is not None else None
+        try:
+            actual = self._copy(fin, tmp, staged)
+        except OSError as exc:
+            _unlink(tmp, staged)
+            if exc.errno == errno.ENOSPC:
+                raise  # the pull turns a full disk into one clear error
+            return f"could not copy it into the cache: {exc.strerror or exc}"
+        finally:
+            os.close(fin)
+        return settle(tmp, dst, md5, actual, staged)
+
+    def _copy(self, fin: int, tmp: str, staged: str | None) -> str:
+        digest = hashlib.md5()
+        outs = [open_tmp(tmp)]
+        try:
+            while data := os.read(fin, CHUNK):
+                digest.update(data)
+                opened = len(outs) == 1 and staged is not None and len(data) == CHUNK
+                if opened:
+                    # a big object: its workspace copy is written from these same bytes
+                    outs.append(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+                for fout in outs:
+                    _write(fout, memoryview(data))
+                if opened and self.on_staging:
+                    self.on_staging()
+                if self.on_bytes:
+                    self.on_bytes(len(data))
+        finally:
+            for fout in outs:
+                os.close(fout)
+        return digest.hexdigest()
+
+
+def absent_objects(cache_dir: Path, md5s: Iterable[str]) -> list[str]:
+    """The objects the cache lacks, sorted, with their cache folders made."""
+    wanted = sorted(objects_absent(cache_dir, set(md5s)))
+    base = cache_dir / "files" / "md5"
+    for prefix in sorted({m[:2] for m in wanted}):
+        (base / prefix).mkdir(parents=True, exist_ok=True)
+    return wanted
+
+
+def cache_paths(cache_dir: Path, md5: str) -> tuple[str, str]:
+    """An object's place in the cache and the temporary name it is written to first."""
+    dst = os.path.join(cache_dir, "files", "md5", md5[:2], md5[2:])
+    return dst, f"{dst}.{os.getpid()}-{threading.get_ident()}.tmp"
+
+
+def open_tmp(tmp: str) -> int:
+    # Created read-only (DVC's protection): the descriptor still writes, no chmod needed.
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CACHE_MODE)
+
+
+def settle(tmp: str, dst: str, md5: str, actual: str, staged: str | None = None) -> str | None:
+    """Rename a written object into place if its bytes have the md5 of its name."""
+    if actual != md5.removesuffix(".dir"):
+        _unlink(tmp, staged)
+        return f"corrupted on the remote (its bytes have md5 {actual})"
+    os.replace(tmp, dst)
+    return None
+
+
+def _write(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _unlink(*paths: str | None) -> None:
+    for path in paths:
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
