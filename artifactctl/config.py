@@ -75,6 +75,9 @@ class Registry:
     # fields of the family the templates may use too, e.g. {source = "web", build = "b7"}
     # (an experiment's own field of the same name wins)
     fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    # where this family's test runs go, relative to the repository: a template over
+    # `fields` only, e.g. "data/{source}/{build}/tests"; "" is the global tests_dir
+    tests_dir: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,6 +333,10 @@ def _check_registry(registry: Registry, where: str) -> None:
         raise SettingsError(f"{where}.experiments must name a params.yaml key")
     for key in ("model_dir", "predictions", "metrics"):
         check_template(getattr(registry, key), f"{where}.{key}")
+    if registry.tests_dir:
+        from artifactctl.templates import family_tests_dir
+
+        family_tests_dir(registry.tests_dir, registry.fields, f"{where}.tests_dir")
     columns = (registry.row_id, registry.actual, registry.predicted)
     if not all(c.strip() for c in columns) or len(set(columns)) < 3:
         raise SettingsError(f"{where}: row_id, actual and predicted must be three column names")
