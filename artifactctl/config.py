@@ -311,6 +311,7 @@ def _check(settings: Settings) -> None:
                 f"registries.{name!r}: a registry name is a plain word (a-z, 0-9, _, -)"
             )
         _check_registry(registry, f"registries.{name}")
+        _check_family_tests(settings, registry, f"registries.{name}.tests_dir")
     for pattern in settings.preserve:
         p = PurePosixPath(pattern)
         if not pattern or p.is_absolute() or ".." in p.parts:
@@ -318,6 +319,21 @@ def _check(settings: Settings) -> None:
 
 
 MAX_ID_WIDTH = 12
+
+
+def _check_family_tests(settings: Settings, registry: Registry, where: str) -> None:
+    """A family's tests folder is neither inside the global one nor holds it."""
+    if not registry.tests_dir:
+        return
+    from artifactctl.templates import family_tests_dir
+
+    own = PurePosixPath(family_tests_dir(registry.tests_dir, registry.fields, where))
+    glob = PurePosixPath("/".join(p for p in PurePosixPath(settings.tests_dir).parts if p != "."))
+    if own != glob and (glob in own.parents or own in glob.parents):
+        raise SettingsError(
+            f"{where} {own.as_posix()!r} must not be inside tests_dir {glob.as_posix()!r} "
+            "or hold it"
+        )
 
 
 def _check_registry(registry: Registry, where: str) -> None:

@@ -17,6 +17,7 @@ from artifactctl.config import load_settings
 from artifactctl.errors import SettingsError
 from artifactctl.project import Project
 from artifactctl.runs.context import Context
+from artifactctl.scaffold import gitignore_block
 
 FAMILY = Path("data/web/b7/tests")
 GLOBAL = Path("artifacts/tests")
@@ -48,6 +49,8 @@ def test_context_routes_a_family_artifact_under_its_own_tests_folder(tmp_path: P
     prod = Context(project, "production")
     assert prod.path("data/web/b7/bm25_eval/m.pkl") == tmp_path / "data/web/b7/bm25_eval/m.pkl"
     assert project.every_tests_dir() == [tmp_path / GLOBAL, tmp_path / FAMILY]
+    block = gitignore_block(project)
+    assert "/artifacts/tests/\n" in block and "/data/web/b7/tests/\n" in block
 
 
 @pytest.mark.parametrize(
@@ -60,6 +63,8 @@ def test_context_routes_a_family_artifact_under_its_own_tests_folder(tmp_path: P
         ("data/{source}/tests", '{source = "a/b"}', "fields.source"),
         ("tests", "{}", "below a folder"),
         ("data/{id}/tests", "{}", "{id}"),
+        ("artifacts/tests/ranker", "{}", "inside tests_dir"),
+        ("artifacts", "{}", "below a folder"),
     ],
 )
 def test_a_bad_family_tests_dir_is_one_settings_line(
@@ -93,6 +98,7 @@ def test_a_test_run_of_two_families_uses_each_tests_folder(tmp_path: Path) -> No
 
     doc = as_json(repo, "run", "--exp", "s-01", "--exp", "r-002", "-n", "both")
     assert {s["status"] for s in doc["stages"]} == {"ran"}, doc
+    assert doc["folders"] == ["artifacts/tests/both", "data/web/b7/tests/both"]
     family, glob = repo / FAMILY / "both", repo / GLOBAL / "both"
     assert (family / "dense_eval" / "model.pkl").is_file()
     assert (glob / "scorers" / "s-01" / "model.pkl").is_file()
@@ -111,7 +117,8 @@ def test_a_test_run_of_two_families_uses_each_tests_folder(tmp_path: Path) -> No
     (family / "stale.txt").write_text("old")
     as_json(repo, "run", "--exp", "r-002", "-n", "both")
     assert not (family / "stale.txt").exists() and (family / "run.json").is_file()
-    as_json(repo, "run", "--exp", "s-02", "-n", "scorer-only")
+    doc = as_json(repo, "run", "--exp", "s-02", "-n", "scorer-only")
+    assert doc["folders"] == ["artifacts/tests/scorer-only"]
     assert not (repo / FAMILY / "scorer-only").exists()
     assert snapshot(repo, production) == before
 

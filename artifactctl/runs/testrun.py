@@ -121,6 +121,7 @@ def run_test(
 
     manifest["status"] = "ok" if report.ok else "failed"
     _write_manifests(ctx, manifest, final=True)
+    report.folders = [project.rel(b) for b in ctx.bases if b.is_dir()]
     return report
 
 
