@@ -75,6 +75,9 @@ class Registry:
     # fields of the family the templates may use too, e.g. {source = "web", build = "b7"}
     # (an experiment's own field of the same name wins)
     fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    # where this family's test runs go, relative to the repository: a template over
+    # `fields` only, e.g. "data/{source}/{build}/tests"; "" is the global tests_dir
+    tests_dir: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,6 +311,7 @@ def _check(settings: Settings) -> None:
                 f"registries.{name!r}: a registry name is a plain word (a-z, 0-9, _, -)"
             )
         _check_registry(registry, f"registries.{name}")
+        _check_family_tests(settings, registry, f"registries.{name}.tests_dir")
     for pattern in settings.preserve:
         p = PurePosixPath(pattern)
         if not pattern or p.is_absolute() or ".." in p.parts:
@@ -315,6 +319,21 @@ def _check(settings: Settings) -> None:
 
 
 MAX_ID_WIDTH = 12
+
+
+def _check_family_tests(settings: Settings, registry: Registry, where: str) -> None:
+    """A family's tests folder is neither inside the global one nor holds it."""
+    if not registry.tests_dir:
+        return
+    from artifactctl.templates import family_tests_dir
+
+    own = PurePosixPath(family_tests_dir(registry.tests_dir, registry.fields, where))
+    glob = PurePosixPath("/".join(p for p in PurePosixPath(settings.tests_dir).parts if p != "."))
+    if own != glob and (glob in own.parents or own in glob.parents):
+        raise SettingsError(
+            f"{where} {own.as_posix()!r} must not be inside tests_dir {glob.as_posix()!r} "
+            "or hold it"
+        )
 
 
 def _check_registry(registry: Registry, where: str) -> None:
@@ -330,6 +349,10 @@ def _check_registry(registry: Registry, where: str) -> None:
         raise SettingsError(f"{where}.experiments must name a params.yaml key")
     for key in ("model_dir", "predictions", "metrics"):
         check_template(getattr(registry, key), f"{where}.{key}")
+    if registry.tests_dir:
+        from artifactctl.templates import family_tests_dir
+
+        family_tests_dir(registry.tests_dir, registry.fields, f"{where}.tests_dir")
     columns = (registry.row_id, registry.actual, registry.predicted)
     if not all(c.strip() for c in columns) or len(set(columns)) < 3:
         raise SettingsError(f"{where}: row_id, actual and predicted must be three column names")

@@ -28,6 +28,8 @@ class Project:
     # The registry (model family) registry commands work on: a name of
     # [tool.artifactctl.registries.NAME]; None is the default (see ``registry_name``).
     selected_registry: str | None = None
+    # a tests folder other than the global one (see ``with_tests_dir``)
+    tests_override: str | None = None
 
     @property
     def artifacts(self) -> Path:
@@ -36,7 +38,36 @@ class Project:
     @property
     def tests_dir(self) -> Path:
         """Where test-mode runs go (``tests_dir``, relative to the repository)."""
-        return self.root / self.settings.tests_dir
+        return self.root / (self.tests_override or self.settings.tests_dir)
+
+    def family_tests(self) -> list[tuple[Path, Path]]:
+        """(home, tests folder) of each family with its own ``tests_dir``, deepest home
+        first. The home is the folder holding the family's tests folder: a test run's copy
+        of an artifact under it goes to ``<tests folder>/<name>/<path below the home>``."""
+        from artifactctl.templates import family_tests_dir
+
+        out = []
+        for name, registry in sorted(self.settings.registries.items()):
+            if registry.tests_dir:
+                rel = family_tests_dir(registry.tests_dir, registry.fields, f"registries.{name}")
+                tests = self.root / rel
+                if tests != self.root / self.settings.tests_dir:
+                    out.append((tests.parent, tests))
+        return sorted(set(out), key=lambda pair: (-len(pair[0].parts), str(pair[0])))
+
+    def every_tests_dir(self) -> list[Path]:
+        """Every folder test runs go to: the global ``tests_dir``, then each family's."""
+        found = [self.root / self.settings.tests_dir]
+        for _, tests in self.family_tests():
+            if tests not in found:
+                found.append(tests)
+        return found
+
+    def with_tests_dir(self, tests: Path) -> Project:
+        """This project with ``tests`` (one of ``every_tests_dir``) as its tests folder."""
+        import dataclasses
+
+        return dataclasses.replace(self, tests_override=self.rel(tests))
 
     @property
     def registry_name(self) -> str | None:

@@ -70,11 +70,11 @@ class InitReport:
 
 
 def gitignore_block(project: Project) -> str:
-    tests = project.rel(project.tests_dir)
+    tests = [f"/{project.rel(t)}/" for t in project.every_tests_dir()]
     lines = [
         BEGIN,
         "# test-mode runs: disposable, cleaned by `artifactctl clean`",
-        f"/{tests}/",
+        *tests,
         "# local copies kept by `artifactctl pull --force/--prefer-remote` (older: beside them)",
         "/.artifactctl/",
         BACKUP_GLOB,

@@ -74,3 +74,32 @@ def render(template: str, values: Mapping[str, str], *, what: str, source: str) 
         except UsageError as exc:
             raise UntrustedMetadata(f"{source}: {what}: {exc.message}") from None
     return contained(None, template.format_map(filled), what=what, source=source)
+
+
+def family_tests_dir(template: str, fields: Mapping[str, str], where: str) -> str:
+    """A registry's ``tests_dir`` filled from the family's ``fields`` (repository-relative).
+
+    A SettingsError (exit 2) unless it is a relative path below a folder of the repository
+    (its parent, the family's home, is not the repository itself) and every field is one
+    of the family's, each value one safe folder name.
+    """
+    check_template(template, where)
+    filled = {}
+    for name in fields_of(template):
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise SettingsError(
+                f"{where} {template!r} needs {{{name}}}, "
+                f"not a field of the family (fields: {known})"
+            )
+        try:
+            filled[name] = validate_name(fields[name], f"{{{name}}}")
+        except UsageError as exc:
+            raise SettingsError(f"{where}: fields.{name}: {exc.message}") from None
+    parts = [p for p in PurePosixPath(template.format_map(filled)).parts if p != "."]
+    if len(parts) < 2:
+        raise SettingsError(
+            f"{where} {template!r} must be a folder below a folder of the repository "
+            '(its parent is the family\'s home), e.g. "data/{source}/tests"'
+        )
+    return "/".join(parts)

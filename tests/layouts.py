@@ -275,9 +275,15 @@ stages:
 """
 
 
-def families(repo: Path) -> Path:
+def families(repo: Path, ranker_tests: str | None = None) -> Path:
+    """(c); ``ranker_tests``: the ranker's own tests_dir (a template over its fields)."""
+    pyproject = FAMILIES_PYPROJECT
+    if ranker_tests is not None:
+        pyproject = pyproject.replace(
+            'id_prefix = "r-"', f'id_prefix = "r-"\ntests_dir = "{ranker_tests}"'
+        )
     files = {
-        "pyproject.toml": FAMILIES_PYPROJECT,
+        "pyproject.toml": pyproject,
         "params.yaml": FAMILIES_PARAMS,
         "dvc.yaml": FAMILIES_DVC_YAML,
         "prepare.py": PREPARE_PY,

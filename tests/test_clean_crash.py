@@ -100,3 +100,28 @@ def test_sigkill_at_each_step_of_clean_force_leaves_runs_whole_or_gone(
     assert os.listdir(tests) == ["run0000"]
     assert prod.read_bytes() == prod_bytes
     assert not journal_started(repo)
+
+
+def test_a_clean_killed_in_a_familys_tests_folder_is_finished_there(tmp_path: Path) -> None:
+    """The journal names the tests folder it was cleaning: recovery empties that one's trash."""
+    repo = init_repo(tmp_path / "repo")
+    (repo / "pyproject.toml").write_text(
+        "[tool.artifactctl.registries.ranker]\n"
+        'fields = {source = "web"}\ntests_dir = "data/{source}/tests"\n'
+    )
+    family = repo / "data" / "web" / "tests"
+    for tests, names in ((repo / "artifacts" / "tests", ["new"]), (family, ["a", "b", "c"])):
+        for name in names:
+            (tests / name).mkdir(parents=True)
+            (tests / name / "f.bin").write_bytes(name.encode() * 100)
+            day = "2026-11-23" if name == "new" else f"2020-01-0{ord(name) - 96}"
+            created = f"{day}T00:00:00Z"
+            doc = {"schema": "artifactctl.run/1", "created": created}
+            (tests / name / "run.json").write_text(json.dumps(doc))
+    kill_at(repo, "clean-renamed", "clean", "--keep", "1", "--force")
+    assert journal_started(repo) and (family / TRASH_DIR).is_dir()
+    status = artifactctl(repo, "status", "--json")
+    assert "recovered an interrupted operation" in status.stderr, status.stderr
+    assert not journal_started(repo) and not (family / TRASH_DIR).exists()
+    assert sorted(os.listdir(family)) == ["c"]  # the newest of the family's own runs
+    assert os.listdir(repo / "artifacts" / "tests") == ["new"]

@@ -312,6 +312,7 @@ def test_library_test_run_reports_a_failed_stage_instead_of_raising(tiny: Path) 
         "backups",
         "metric",
         "replaced_run",
+        "folders",
         "status",
         "error",
     ]

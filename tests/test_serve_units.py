@@ -54,7 +54,7 @@ def test_serve_without_the_extra_says_how_to_install_it_exit_3(tmp_path: Path) -
     assert "Traceback" not in proc.stderr
 
 
-def test_serve_accepts_only_the_default_registry(tmp_path: Path) -> None:
+def test_serve_refuses_an_unknown_registry(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     proc = artifactctl(repo, "serve", "--registry", "team-b", timeout=60)
     assert proc.returncode == 2

@@ -37,13 +37,56 @@ def clean_runs(
     name_glob: str | None = None,
     force: bool = False,
 ) -> CleanPlan:
-    """The dry run (default) or, with ``force``, the removal of old test runs."""
-    if not force:
-        return plan_clean(project, keep, older_than, name_glob)
-    with project.lock():
-        # runs are measured as they are deleted: one walk of each tree instead of two
-        plan = plan_clean(project, keep, older_than, name_glob, measure=False)
-        return apply_clean(project, plan)
+    """The dry run (default) or, with ``force``, the removal of old test runs.
+
+    One retention over all runs: it decides on the runs of the global tests folder, and a
+    run's folder in a family's tests folder (Project.every_tests_dir) goes with it. A
+    family folder whose run is not in the global folder is decided by retention among the
+    others of its folder. The plans of the folders are merged into one."""
+    plans: list[CleanPlan] = []
+    verdict: dict[str, bool] = {}  # run name -> removed, by the global folder's plan
+    for tests in project.every_tests_dir():
+        one = project.with_tests_dir(tests)
+        if not force:
+            plans.append(_follow(plan_clean(one, keep, older_than, name_glob), verdict))
+        else:
+            with one.lock():
+                # runs are measured as they are deleted: one walk of each tree instead of two
+                plan = plan_clean(one, keep, older_than, name_glob, measure=False)
+                plans.append(apply_clean(one, _follow(plan, verdict)))
+        if len(plans) == 1:
+            verdict = {d.name: True for d in plans[0].remove}
+            verdict.update({d.name: False for d in plans[0].keep})
+    return merge_plans(plans)
+
+
+def _follow(plan: CleanPlan, verdict: dict[str, bool]) -> CleanPlan:
+    """``plan`` with each run the global folder decided on decided the same way."""
+    decisions = plan.remove + plan.keep
+    plan.remove, plan.keep = [], []
+    for d in decisions:
+        remove = verdict.get(d.name, d.action == "remove")
+        if d.name in verdict and remove != (d.action == "remove"):
+            d.action = "remove" if remove else "keep"
+            d.reason = "removed with the run" if remove else "kept with the run"
+            d.reason += " of that name in the global tests folder"
+        (plan.remove if remove else plan.keep).append(d)
+    return plan
+
+
+def merge_plans(plans: list[CleanPlan]) -> CleanPlan:
+    """One plan for several tests folders: the first's settings, every folder's runs.
+    Decisions name their run by its folder's path (``path``)."""
+    merged = plans[0]
+    for plan in plans[1:]:
+        merged.total_runs += plan.total_runs
+        merged.remove += plan.remove
+        merged.keep += plan.keep
+        merged.skipped += plan.skipped
+        merged.leftover_trash += plan.leftover_trash
+        merged.removed += plan.removed
+        merged.failures += plan.failures
+    return merged
 
 
 def apply_clean(project: Project, plan: CleanPlan) -> CleanPlan:
@@ -165,7 +208,11 @@ def recover_clean(project: Project, journal: Journal) -> str:
     Called by ``Project.lock()`` with the repository lock held, so the clean
     that wrote this journal is dead and its trash is ours to empty.
     """
-    trash = project.tests_dir / TRASH_DIR
+    folder = journal.data.get("tests_root")
+    tests = project.root / folder if isinstance(folder, str) else project.tests_dir
+    if tests not in project.every_tests_dir():
+        tests = project.tests_dir  # never a folder the settings do not name
+    trash = tests / TRASH_DIR
     count, failures = 0, []
     if _not_a_folder(trash):
         failures = [f"{trash}: not a folder; left alone"]

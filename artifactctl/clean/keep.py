@@ -39,6 +39,15 @@ def run_folder(project: Project, name: str) -> Path:
 def set_kept(project: Project, name: str, kept: bool = True) -> KeepResult:
     """Mark a test run kept (``clean`` never removes it) or unmark it."""
     run = run_folder(project, name)
+    was = os.path.lexists(run / KEEP_MARKER)
+    # the run's folders in the families' tests folders are kept with it
+    parts = [tests / name for tests in project.every_tests_dir()[1:]]
+    for folder in [run] + [p for p in parts if p.is_dir() and not p.is_symlink()]:
+        _mark(folder, kept)
+    return KeepResult(name, project.rel(run), kept, was != kept)
+
+
+def _mark(run: Path, kept: bool) -> None:
     marker = run / KEEP_MARKER
     was = os.path.lexists(marker)
     if kept and not was:
@@ -46,7 +55,6 @@ def set_kept(project: Project, name: str, kept: bool = True) -> KeepResult:
     elif not kept and was:
         os.unlink(marker)
         fsync_dir(run)
-    return KeepResult(name, project.rel(run), kept, was != kept)
 
 
 def keep_runs(project: Project, names: list[str], kept: bool = True) -> list[KeepResult]:

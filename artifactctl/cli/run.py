@@ -235,7 +235,7 @@ def render(console: Console, report: RunReport) -> None:
         )
         for s in report.stages
     ]
-    where = report.path + ("/" if not report.path.endswith("/") else "")
+    where = " + ".join(f"{p.rstrip('/')}/" for p in report.folders or [report.path])
     title = f"{report.mode} run" + (f" {report.name}" if report.name else "") + f" -> {where}"
     if rows:
         console.print(

@@ -24,10 +24,10 @@ def serve_command(
         8000, "--port", "-p", min=0, max=65535, help="Port (0: any free port; the URL is printed)."
     ),
     registry: str = typer.Option(
-        DEFAULT_REGISTRY,
+        None,
         "--registry",
-        help="The registry to serve: only 'default' (this repository's) for now; "
-        "serving several registries is a later feature.",
+        help="Which registry (model family) of [tool.artifactctl.registries] to serve "
+        "(default: the default registry; 'default' names it too).",
     ),
     token: str = typer.Option(
         None,
@@ -43,14 +43,9 @@ def serve_command(
     Needs the extra: pip install "artifactctl[serve]".
     """
     from artifactctl.cli.output import Output
-    from artifactctl.errors import EnvironmentProblem, UsageError
+    from artifactctl.errors import EnvironmentProblem
     from artifactctl.serve import EXTRA_HINT
 
-    if registry != DEFAULT_REGISTRY:
-        raise UsageError(
-            f"unknown registry {registry!r}: only {DEFAULT_REGISTRY!r} can be served",
-            hint="serving several registries is not supported yet; omit --registry",
-        )
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -62,6 +57,9 @@ def serve_command(
 
     out = Output()
     project = open_project(out)
+    if registry == DEFAULT_REGISTRY and DEFAULT_REGISTRY not in project.settings.registries:
+        registry = None  # the name the docs have always given the default registry
+    project = project.with_registry(registry)  # an unknown name: exit 2 before listening
     if host not in LOCAL_HOSTS:
         out.warn(
             f"listening on {host}: anyone who can reach this machine can read the registry"
@@ -71,7 +69,7 @@ def serve_command(
     def ready(url: str) -> None:  # one line, never wrapped: scripts read the URL from it
         typer.echo(f"serving {project.root} at {url} (API docs: {url}docs); Ctrl-C stops", err=True)
 
-    run(project.root, host, port, token or None, ready)
+    run(project.root, host, port, token or None, ready, registry)
 
 
 @command(name="report")

@@ -53,12 +53,29 @@ class Context:
         if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             raise UsageError(f"artifact path {relative!r} must be relative to the artifacts root")
         target = self.project.artifacts.joinpath(*rel.parts)
-        tests = self.project.tests_dir
-        if target == tests or tests in target.parents:
-            raise UsageError(
-                f"artifact path {relative!r} must not point into {self.project.rel(tests)}/"
-            )
+        for tests in self.project.every_tests_dir():
+            if target == tests or tests in target.parents:
+                raise UsageError(
+                    f"artifact path {relative!r} must not point into {self.project.rel(tests)}/"
+                )
+        if self.mode == Mode.TEST:
+            # an artifact of a family with its own tests folder goes there
+            for home, tests in self.project.family_tests():
+                if home in target.parents:
+                    assert self.test_name is not None
+                    return tests / self.test_name / target.relative_to(home)
         return self.base.joinpath(*rel.parts)
+
+    @property
+    def bases(self) -> list[Path]:
+        """Every folder this context may write: ``base``, then in test mode this run's
+        folder in each family's tests folder."""
+        if self.mode == Mode.PRODUCTION:
+            return [self.base]
+        assert self.test_name is not None
+        return [self.base] + [
+            tests / self.test_name for tests in self.project.every_tests_dir()[1:]
+        ]
 
     def input_path(self, relative: str) -> Path:
         """Where to read an input: the routed copy if this run wrote one, else production's."""

@@ -50,6 +50,9 @@ class RunReport:
     backups: list[dict[str, str]] = field(default_factory=list)  # preserved files kept first
     metric: str = "rmse"
     replaced_run: bool = False  # a test run of the same name existed and was replaced
+    # test mode: every folder the run wrote, ``path`` first, then its folders in the
+    # families' own tests folders (registries.NAME.tests_dir) it wrote to
+    folders: list[str] = field(default_factory=list)
     status: str = OK
     error: str | None = None  # a failure's first line
     message: str | None = None  # the whole failure (a failed stage's output tail)

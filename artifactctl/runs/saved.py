@@ -267,7 +267,12 @@ def run_folders(project: Project) -> dict[str, list[Path]]:
 
     for folder in _subdirs(root / layout.RUNS):
         add(folder.name, folder, layout.SAVED_RUN_MANIFEST)
-    for test in _subdirs(project.tests_dir):
+    # a run's folder in a family's tests folder is a part of the run in the global one
+    tests = [t for t in _subdirs(project.tests_dir)]
+    own = {t.name for t in tests}
+    for family in project.every_tests_dir()[1:]:
+        tests += [t for t in _subdirs(family) if t.name not in own]
+    for test in tests:
         # a test run (run.json), or a run saved under a test name (manifest.json)
         if _regular(test / layout.RUN_MANIFEST):
             add(test.name, test, layout.RUN_MANIFEST)

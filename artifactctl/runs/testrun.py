@@ -81,7 +81,10 @@ def run_test(
         overrides=overrides,
         metric=project.settings.promotion.metric,
     )
-    report.replaced_run = _fresh_run_folder(project, ctx.base)
+    # a run folder in every tests folder (a family's own, see Context.path), each with a
+    # run.json of its own: clean and verify treat each as a run
+    replaced = [_fresh_run_folder(project.with_tests_dir(b.parent), b) for b in ctx.bases]
+    report.replaced_run = any(replaced)
     manifest = {
         "schema": layout.RUN_SCHEMA,
         "name": name,
@@ -96,7 +99,7 @@ def run_test(
         "status": "running",
         "files": {},
     }
-    atomic_write_json(ctx.base / layout.RUN_MANIFEST, manifest)
+    _write_manifests(ctx, manifest)
 
     registered = set(every_experiment(project))
     runner = _StageRunner(ctx, report.metric, ProductionGuard.watching(project, stages))
@@ -112,14 +115,27 @@ def run_test(
                 break
     except Exception:
         manifest["status"] = "failed"  # never left "running" by an error
-        atomic_write_json(ctx.base / layout.RUN_MANIFEST, manifest)
+        _write_manifests(ctx, manifest)
         raise
     report.stages += [StageResult(s.name, None, "skipped") for s in stages[len(report.stages) :]]
 
     manifest["status"] = "ok" if report.ok else "failed"
-    manifest["files"] = _file_manifest(ctx.base)
-    atomic_write_json(ctx.base / layout.RUN_MANIFEST, manifest)
+    _write_manifests(ctx, manifest, final=True)
+    report.folders = [project.rel(b) for b in ctx.bases if b.is_dir()]
     return report
+
+
+def _write_manifests(ctx: Context, manifest: dict[str, Any], final: bool = False) -> None:
+    """run.json in each folder of the run, listing the files written there.
+
+    When the run is over, a family's folder the run wrote nothing to is removed (it holds
+    only the run.json written before the stages)."""
+    for i, base in enumerate(ctx.bases):
+        if final and i and not _file_manifest(base):
+            shutil.rmtree(base)
+            continue
+        doc = dict(manifest, files=_file_manifest(base) if final else {})
+        atomic_write_json(base / layout.RUN_MANIFEST, doc)
 
 
 @dataclass

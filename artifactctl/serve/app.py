@@ -27,7 +27,9 @@ from artifactctl.serve.http import FileAnswer, Json, error_document, log
 DASHBOARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
-def create_app(root: Path, token: str | None = None) -> FastAPI:
+def create_app(root: Path, token: str | None = None, registry: str | None = None) -> FastAPI:
+    """The app over the repository at ``root``; ``registry``: the model family it serves
+    (None: the default registry)."""
     from artifactctl import __version__
 
     app = FastAPI(
@@ -39,7 +41,7 @@ def create_app(root: Path, token: str | None = None) -> FastAPI:
     )
 
     def project() -> Project:
-        return find_repo(root)
+        return find_repo(root).with_registry(registry)
 
     _errors(app)
     _state_routes(app, project)

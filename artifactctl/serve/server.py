@@ -45,7 +45,12 @@ def url_of(sock: socket.socket) -> str:
 
 
 def run(
-    root: Path, host: str, port: int, token: str | None, on_ready: Callable[[str], None]
+    root: Path,
+    host: str,
+    port: int,
+    token: str | None,
+    on_ready: Callable[[str], None],
+    registry: str | None = None,
 ) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM: a graceful stop)."""
     import uvicorn
@@ -54,7 +59,7 @@ def run(
 
     sock = listen(host, port)
     config = uvicorn.Config(
-        create_app(root, token),
+        create_app(root, token, registry),
         log_level="info",
         access_log=True,
         lifespan="off",

@@ -31,8 +31,9 @@ def find_runs(project: Project, skip: set[str]) -> list[Run]:
     """
     art = project.artifacts
     runs: list[Run] = []
-    tests_dir = project.tests_dir
-    if tests_dir.is_dir():
+    for tests_dir in project.every_tests_dir():
+        if not tests_dir.is_dir():
+            continue
         for entry in sorted(os.scandir(tests_dir), key=lambda e: e.name):
             manifest = Path(entry.path) / RUN_MANIFEST
             # a test run without a run.json is not verifiable: it is not counted either
