@@ -150,3 +150,19 @@ def test_a_test_run_of_two_families_uses_each_tests_folder(tmp_path: Path) -> No
     assert not family.exists() and not glob.exists()
     assert (repo / FAMILY / "tracked" / "note.txt").read_text() == "mine\n"
     assert snapshot(repo, production) == before
+
+
+@pytest.mark.slow
+def test_a_tests_folder_inside_a_dvc_output_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    # the ranker's output data/web/b7/dense_eval is one DVC-tracked folder: test copies in it
+    # would be deleted by `dvc repro` and make status call the output modified
+    repo = families(tmp_path / "repo", ranker_tests="data/{source}/{build}/dense_eval/tests")
+    output = repo / "data/web/b7/dense_eval"
+    before = snapshot(repo, [p.relative_to(repo).as_posix() for p in output.rglob("*")])
+    result = run(repo, "run", "--exp", "r-002", "-n", "inside", code=2)
+    assert "inside the DVC output data/web/b7/dense_eval" in result.stderr
+    assert "hint:" in result.stderr
+    assert not (output / "tests").exists() and not (repo / GLOBAL / "inside").exists()
+    assert snapshot(repo, [p.relative_to(repo).as_posix() for p in output.rglob("*")]) == before

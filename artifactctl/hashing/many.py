@@ -18,6 +18,7 @@ from pathlib import Path
 
 from artifactctl.hashing import CHUNK, default_jobs, digest_file
 from artifactctl.hashing.state import RACY_NS, HashState
+from artifactctl.workers import run_all
 
 BATCH_BYTES = 8 << 20  # a thread's task: up to this many bytes of small files...
 BATCH_FILES = 256  # ...and this many files, so that the threads finish together
@@ -133,18 +134,7 @@ def _digest_all(
         if on_bytes and small_bytes:
             on_bytes(small_bytes)
 
-    batches = _batches(todo)
-    workers = min(default_jobs(jobs), len(batches))
-    if workers <= 1:
-        for batch in batches:
-            work(batch)
-        return
-    # Imported here, where threads are used: it imports logging, which one file never needs.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(work, batches):  # consumed, so that a worker's exception is raised
-            pass
+    run_all(work, _batches(todo), default_jobs(jobs))
 
 
 def _batches(

@@ -72,6 +72,7 @@ def run_test(
     # IDs and phases name folders: checked with the -S values too
     every_experiment(project, params, "params.yaml with the -S overrides")
     stages = stages_for_test_run(project, params, experiments)
+    _tests_folders_untracked(project)
     ctx = Context(project, Mode.TEST, name, overrides)
     report = RunReport(
         mode=Mode.TEST,
@@ -212,6 +213,25 @@ def _stage_env(name: str, overrides: dict[str, Any]) -> dict[str, str]:
     # Stages say `python ...`: use the interpreter artifactctl runs in, as a venv would.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+def _tests_folders_untracked(project: Project) -> None:
+    """No tests folder lies inside a DVC output: `dvc repro` would delete the test copies
+    and status would call the output modified."""
+    from artifactctl.dvc.tracked import tracked_outs
+    from artifactctl.scope import inside
+
+    outs = [o.path for o in tracked_outs(project.root)]
+    for tests in project.every_tests_dir():
+        rel = project.rel(tests)
+        for out in outs:
+            if inside(rel, out):
+                raise UsageError(
+                    f"the tests folder {rel}/ lies inside the DVC output {out}: test runs "
+                    "would change a tracked output",
+                    hint="set tests_dir (or the registry's tests_dir) to a folder outside "
+                    "every DVC output",
+                )
 
 
 def _fresh_run_folder(project: Project, base: Path) -> bool:

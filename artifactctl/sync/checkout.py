@@ -23,12 +23,12 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from artifactctl.journal import step
 from artifactctl.safepath import check_no_links
+from artifactctl.workers import run_all
 
 CHUNK = 1 << 20  # reads and writes of 1 MiB
 SMALL = 1 << 20  # files below this are copied by batches of them per task
@@ -96,13 +96,7 @@ def write_from_cache(
         for i in task:
             results[i] = copier.copy(i, *files[i])
 
-    workers = min(jobs or min(16, (os.cpu_count() or 1) * 4), len(tasks))
-    if workers <= 1:
-        for task in tasks:
-            run(task)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, tasks))
+    run_all(run, tasks, jobs or min(16, (os.cpu_count() or 1) * 4))
     return [r for r in results if r is not None]
 
 

@@ -20,11 +20,11 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from artifactctl.dvc.tracked import objects_absent
+from artifactctl.workers import run_all
 
 CHUNK = 1 << 20  # reads of 1 MiB: a big object streams, a small one is one read
 BATCH = 64  # objects per worker task
@@ -82,13 +82,7 @@ def fetch_local(
                 else:
                     result.failed[md5] = error
 
-    workers = min(default_jobs(jobs), len(tasks))
-    if workers <= 1:
-        for task in tasks:
-            run(task)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, tasks))
+    run_all(run, tasks, default_jobs(jobs))
     return result
 
 
