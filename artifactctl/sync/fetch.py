@@ -18,6 +18,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ class _ObjectCopier:
         return settle(tmp, dst, md5, actual, staged)
 
     def _copy(self, fin: int, tmp: str, staged: str | None) -> str:
-        digest = hashlib.md5()
+        digest = _Md5()
         outs = [open_tmp(tmp)]
         try:
             while data := os.read(fin, CHUNK):
@@ -134,7 +135,43 @@ class _ObjectCopier:
         finally:
             for fout in outs:
                 os.close(fout)
-        return digest.hexdigest()
+            md5 = digest.hexdigest()  # also ends its thread, whatever happened
+        return md5
+
+
+class _Md5:
+    """The md5 of a stream of chunks: the first hashed at once, the rest (a big object's) on
+    a thread of its own, so that hashing overlaps the reads and writes (hashlib releases the
+    GIL). The same bytes are hashed and written, in order."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5()
+        self.started = False  # a first chunk was hashed
+        self.chunks: queue.Queue[bytes | None] | None = None
+        self.thread: threading.Thread | None = None
+
+    def update(self, data: bytes) -> None:
+        if self.chunks is None:
+            if not self.started:  # the first chunk: most objects have only this one
+                self.started = True
+                self.md5.update(data)
+                return
+            self.chunks = queue.Queue(maxsize=8)  # at most 8 MiB waiting to be hashed
+            self.thread = threading.Thread(target=self._hash, name="md5", daemon=True)
+            self.thread.start()
+        self.chunks.put(data)
+
+    def _hash(self) -> None:
+        assert self.chunks is not None
+        while (data := self.chunks.get()) is not None:
+            self.md5.update(data)
+
+    def hexdigest(self) -> str:
+        if self.chunks is not None and self.thread is not None:
+            self.chunks.put(None)
+            self.thread.join()
+            self.chunks = None
+        return self.md5.hexdigest()
 
 
 def absent_objects(cache_dir: Path, md5s: Iterable[str]) -> list[str]:
