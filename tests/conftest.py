@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from support import BIN, copy_pipeline, dvc, point_remote
+from tiny import tiny, tiny_template  # noqa: F401  (fixtures: the tiny pipeline)
 
 pytest_plugins = ["s3server"]  # the real S3 server fixtures (SeaweedFS)
 

@@ -227,6 +227,15 @@ def test_completion_prints_the_script_for_each_shell(shell: str) -> None:
     assert f"_ARTIFACTCTL_COMPLETE=complete_{shell}" in proc.stdout
 
 
+def test_completion_for_an_unknown_shell_is_one_line_and_a_hint() -> None:
+    proc = subprocess.run(
+        [BIN / "artifactctl", "completion", "tcsh"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines()[0] == "error: no completion for shell 'tcsh'"
+    assert proc.stderr.splitlines()[1].startswith("hint: ")
+
+
 def test_completion_answers_the_shell() -> None:
     import os
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from support import BIN, dvc, git, init_repo, invoke, sh
-from test_run import DVC_YAML, PARAMS, STAGE_PY
 
 from artifactctl.dvc.tracked import cache_object
 from artifactctl.hashing import dir_md5, md5_file
@@ -23,27 +22,6 @@ from artifactctl.project import find_repo
 from artifactctl.runs import policy
 
 EDITED_MODEL = "artifacts/models/baseline/e-2/model.txt"
-
-
-@pytest.fixture(scope="module")
-def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = init_repo(tmp_path_factory.mktemp("tiny") / "repo")
-    (root / "stage.py").write_text(STAGE_PY)
-    (root / "dvc.yaml").write_text(DVC_YAML)
-    (root / "params.yaml").write_text(PARAMS)
-    (root / ".gitignore").write_text("/artifacts/tests/\n")
-    dvc(root, "repro", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "tiny pipeline")
-    return root
-
-
-@pytest.fixture
-def tiny(tiny_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "repo"
-    shutil.copytree(tiny_template, root, symlinks=True)
-    monkeypatch.chdir(root)
-    return root
 
 
 def _md5(data: bytes) -> str:
