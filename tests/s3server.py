@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,12 +117,12 @@ class S3Server:
         log.close()
         self._wait_ready()
 
-    def _wait_ready(self) -> None:
-        """Until the bucket answers a signed request (the port opens before S3 is ready)."""
+    def client(self) -> Any:
+        """A boto3 client of this server (for tests that tamper with objects directly)."""
         import boto3
         from botocore.config import Config
 
-        client = boto3.client(
+        return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=ACCESS_KEY,
@@ -129,6 +130,10 @@ class S3Server:
             region_name="us-east-1",
             config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
         )
+
+    def _wait_ready(self) -> None:
+        """Until the bucket answers a signed request (the port opens before S3 is ready)."""
+        client = self.client()
         deadline = time.monotonic() + READY_TIMEOUT
         last: Exception | None = None
         while time.monotonic() < deadline:

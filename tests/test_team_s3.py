@@ -1,4 +1,5 @@
-"""Many CI runners on one S3 remote (SeaweedFS): concurrent pushes, a pull during a push."""
+"""Many CI runners on one S3 remote (SeaweedFS): concurrent pushes, a pull during a push,
+corrupted objects on the bucket."""
 
 from __future__ import annotations
 
@@ -136,3 +137,52 @@ def test_a_pull_during_a_push_writes_only_whole_verified_files(
     assert final.returncode == 0, final.stderr
     assert snapshot(reader / "artifacts/data") == expected
     assert artifactctl(reader, "status").returncode == 0
+
+
+def test_corrupted_objects_on_s3_are_named_and_never_reach_cache_or_workspace(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    origin = s3_origin(tmp_path, s3_server)
+    writer = runner(origin, tmp_path / "writer", s3_server)
+    reader = runner(origin, tmp_path / "reader", s3_server)
+    data = writer / "artifacts/data"
+    write_files(data, 30, 8 * KIB)
+    dvc(writer, "add", "-q", "artifacts/data")
+    git(writer, "add", "-A")
+    git(writer, "commit", "-qm", "data")
+    assert artifactctl(writer, "push").returncode == 0
+    git(writer, "push", "-q", "origin", "HEAD:main")
+    git(reader, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    expected = snapshot(data)
+
+    # Someone's tool rewrites two objects on the bucket in place (same keys, other bytes).
+    url = dvc(writer, "config", "remote.s3.url").stdout.strip()
+    bucket, prefix = url.removeprefix("s3://").split("/", 1)
+    listing = json.loads(
+        (writer / ".dvc/cache/files/md5").joinpath(*_dir_object(writer)).read_text()
+    )
+    md5s = {f"artifacts/data/{e['relpath']}": e["md5"] for e in listing}
+    bad = ["artifacts/data/part-0003.bin", "artifacts/data/part-0017.bin"]
+    client = s3_server.client()
+    for rel in bad:
+        key = f"{prefix}/files/md5/{md5s[rel][:2]}/{md5s[rel][2:]}"
+        client.put_object(Bucket=bucket, Key=key, Body=b"flipped bits")
+
+    result = artifactctl(reader, "pull")
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    cache = reader / ".dvc/cache/files/md5"
+    for rel in bad:
+        assert rel in errors[0] and "corrupted on the remote" in errors[0], errors[0]
+        assert not (cache / md5s[rel][:2] / md5s[rel][2:]).exists()
+        assert not (reader / rel).exists()
+    got = snapshot(reader / "artifacts/data") if (reader / "artifacts/data").is_dir() else {}
+    assert all(expected[rel] == digest for rel, digest in got.items()), "a torn or foreign file"
+
+
+def _dir_object(repo: Path) -> tuple[str, str]:
+    """The cache path parts (xx, rest) of artifacts/data's .dir object."""
+    text = (repo / "artifacts/data.dvc").read_text()
+    md5 = text.split("md5: ")[1].split()[0]
+    return md5[:2], md5[2:]
