@@ -78,6 +78,10 @@ class Registry:
     # where this family's test runs go, relative to the repository: a template over
     # `fields` only, e.g. "data/{source}/{build}/tests"; "" is the global tests_dir
     tests_dir: str = ""
+    # the files `load_champion()` loads from the champion folder (relative to it);
+    # "" for no preprocessing file
+    model_file: str = "model.joblib"
+    preprocessing_file: str = "preprocessing.joblib"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,6 +340,25 @@ def _check_family_tests(settings: Settings, registry: Registry, where: str) -> N
         )
 
 
+def _check_file_in_folder(rel: str, where: str, *, required: bool = False) -> None:
+    """A file named relative to a model folder: a plain relative POSIX path, no '..'."""
+    if not rel and not required:
+        return
+    parts = rel.split("/")
+    bad = (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or any(part in ("", ".", "..") or part != part.strip() for part in parts)
+        or bad_character(rel) is not None
+    )
+    if bad:
+        raise SettingsError(
+            f"{where} {rel!r} must be a file path relative to the model folder "
+            "(no leading '/', no '.' or '..' parts, no control characters)"
+        )
+
+
 def _check_registry(registry: Registry, where: str) -> None:
     """New IDs are ``id_prefix`` + a number: they name folders, so the prefix must be a
     safe start of one path component (the rules of ``layout.validate_name``); the path
@@ -353,6 +376,8 @@ def _check_registry(registry: Registry, where: str) -> None:
         from artifactctl.templates import family_tests_dir
 
         family_tests_dir(registry.tests_dir, registry.fields, f"{where}.tests_dir")
+    _check_file_in_folder(registry.model_file, f"{where}.model_file", required=True)
+    _check_file_in_folder(registry.preprocessing_file, f"{where}.preprocessing_file")
     columns = (registry.row_id, registry.actual, registry.predicted)
     if not all(c.strip() for c in columns) or len(set(columns)) < 3:
         raise SettingsError(f"{where}: row_id, actual and predicted must be three column names")

@@ -69,6 +69,10 @@ def test_unknown_nested_key(tmp_path: Path) -> None:
         ('[tool.artifactctl]\npreserve = ["/etc/passwd"]\n', r"preserve rule"),
         ('[tool.artifactctl.promotion]\ndirection = "down"\n', r"direction"),
         ("[tool.artifactctl\n", r"not valid TOML"),
+        ('[tool.artifactctl.registry]\nmodel_file = "../../etc/x"\n', r"model_file"),
+        ('[tool.artifactctl.registry]\nmodel_file = ""\n', r"model_file"),
+        ('[tool.artifactctl.registry]\nmodel_file = "/abs/model.pt"\n', r"model_file"),
+        ('[tool.artifactctl.registry]\npreprocessing_file = "a//b"\n', r"preprocessing_file"),
     ],
 )
 def test_wrong_values_are_rejected_clearly(tmp_path: Path, body: str, message: str) -> None:

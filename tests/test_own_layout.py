@@ -304,6 +304,38 @@ def test_archive_and_unarchive_one_folder_holding_model_and_results(own: Path) -
     assert as_json(own, "verify")["ok"]
 
 
+def test_load_champion_loads_the_registrys_own_model_file_with_its_own_loader(own: Path) -> None:
+    import pickle
+
+    import artifactctl
+    from artifactctl.errors import CheckFailed, IntegrityError
+
+    run(own, "promote", "m-002", "--against", "m-001")
+    with pytest.raises(CheckFailed, match=r"has no model\.joblib") as refused:
+        artifactctl.load_champion(start=own)
+    assert "model_file" in (refused.value.hint or "")
+    pyproject = own / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "id_width = 3", 'id_width = 3\nmodel_file = "model.pkl"\npreprocessing_file = ""'
+        )
+    )
+    seen: list[bytes] = []
+
+    def loader(handle: object) -> object:
+        data = handle.read()  # type: ignore[attr-defined]
+        seen.append(data)
+        return pickle.loads(data)
+
+    champ = artifactctl.load_champion(start=own, loader=loader)
+    assert champ.id == "m-002" and champ.model == {"noise": 0.5} and champ.preprocessing is None
+    assert seen == [(own / "out" / "m-002" / "model.pkl").read_bytes()]
+    assert champ.read("metrics.json") == (own / "out" / "m-002" / "metrics.json").read_bytes()
+    (champ.path / "metrics.json").write_text('{"rmse": 0.0}')  # changed after the load
+    with pytest.raises(IntegrityError, match=r"metrics\.json"):
+        champ.read("metrics.json")
+
+
 @pytest.mark.slow
 def test_a_promotion_killed_in_one_family_is_completed_in_that_family(tmp_path: Path) -> None:
     from crashsupport import kill_at

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from artifactctl import layout
 from artifactctl.errors import CheckFailed, IntegrityError, UsageError
@@ -269,28 +270,47 @@ def _warn_if_stale(project: Project, which: str) -> None:
             )
 
 
+Loader = Callable[[BinaryIO], Any]
+
+
 @dataclass
 class LoadedChampion:
+    """The champion's loaded model (and preprocessing, None when the registry names no
+    preprocessing file), its folder, and its files' md5s as the ledger recorded them."""
+
     id: str
     phase: str
     path: Path
     model: Any
     preprocessing: Any
     metadata: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)  # relpath -> md5 (the ledger's)
+
+    def read(self, rel: str) -> bytes:
+        """The bytes of one file of the champion folder, checked against the ledger's md5
+        (e.g. a tokenizer or a config the model needs)."""
+        return _verified(self.path, self.id, self.files, rel)
 
 
 def load_champion(
-    which: str = "champion", start: Path | None = None, registry: str | None = None
+    which: str = "champion",
+    start: Path | None = None,
+    registry: str | None = None,
+    loader: Loader | None = None,
+    preprocessing_loader: Loader | None = None,
 ) -> LoadedChampion:
-    """The champion's model and preprocessing, each checksum-verified before unpickling.
+    """The champion's model and preprocessing, each checksum-verified before it is loaded.
 
     ``which`` is "champion" or "previous"; ``registry`` the model family (a name of
-    ``[tool.artifactctl.registries]``; default: the only one). Each file is read once into memory,
-    its md5 compared with the one the ledger recorded, and only then unpickled,
-    so a file changed between the check and the load cannot slip through.
+    ``[tool.artifactctl.registries]``; default: the only one). The files are the registry's
+    ``model_file`` and ``preprocessing_file`` settings (default model.joblib and
+    preprocessing.joblib); ``loader`` turns a binary file object into the model
+    (default ``joblib.load``; e.g. ``torch.load``, ``pickle.load``, ``onnx.load``) and
+    ``preprocessing_loader`` the preprocessing file (default: ``loader``). Each file is read
+    once into memory, its md5 compared with the one the ledger recorded, and only then
+    loaded from those bytes, so a file changed between the check and the load cannot slip
+    through.
     """
-    import hashlib
-
     from artifactctl.project import find_repo
 
     if which not in ("champion", "previous"):
@@ -302,23 +322,37 @@ def load_champion(
     state = state_of(project)
     champ = state.current if which == "champion" else state.previous
     assert champ is not None  # where() raised otherwise
+    if loader is None:
+        import joblib
 
-    def verified(rel: str) -> bytes:
-        expected = champ.files.get(rel)
-        if expected is None:
-            raise CheckFailed(f"champion {champ.id} has no {rel}")
-        data = (path / rel).read_bytes()
-        if hashlib.md5(data).hexdigest() != expected:
-            raise IntegrityError(
-                f"{project.rel(path / rel)} does not match the md5 the ledger recorded; "
-                "refusing to unpickle it",
-                hint="run `artifactctl where champion` to rebuild the copy from the ledger",
-            )
-        return data
+        loader = joblib.load
+    settings = project.registry
+    model = loader(io.BytesIO(_verified(path, champ.id, champ.files, settings.model_file)))
+    prep = None
+    if settings.preprocessing_file:
+        data = _verified(path, champ.id, champ.files, settings.preprocessing_file)
+        prep = (preprocessing_loader or loader)(io.BytesIO(data))
+    metadata = {}
+    if "metadata.json" in champ.files:
+        metadata = json.loads(_verified(path, champ.id, champ.files, "metadata.json"))
+    return LoadedChampion(champ.id, champ.phase, path, model, prep, metadata, dict(champ.files))
 
-    import joblib
 
-    model = joblib.load(io.BytesIO(verified("model.joblib")))
-    prep = joblib.load(io.BytesIO(verified("preprocessing.joblib")))
-    metadata = json.loads(verified("metadata.json")) if "metadata.json" in champ.files else {}
-    return LoadedChampion(champ.id, champ.phase, path, model, prep, metadata)
+def _verified(path: Path, champ_id: str, files: dict[str, str], rel: str) -> bytes:
+    """The bytes of ``path``/``rel``, read once, if their md5 is the one ``files`` records."""
+    import hashlib
+
+    expected = files.get(rel)
+    if expected is None:
+        raise CheckFailed(
+            f"champion {champ_id} has no {rel}",
+            hint="name the model's files with the registry's `model_file` and "
+            "`preprocessing_file` settings (docs/settings.md)",
+        )
+    data = (path / rel).read_bytes()
+    if hashlib.md5(data).hexdigest() != expected:
+        raise IntegrityError(
+            f"{path / rel} does not match the md5 the ledger recorded; refusing to load it",
+            hint="run `artifactctl where champion` to rebuild the copy from the ledger",
+        )
+    return data
