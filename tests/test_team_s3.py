@@ -47,6 +47,24 @@ def write_files(folder: Path, count: int, size: int, shared: bytes = b"") -> Non
         (folder / "shared.bin").write_bytes(shared)  # the same object from both runners
 
 
+def writer_and_reader(
+    server: S3Server, tmp_path: Path, files: int, size: int, big: int = 0
+) -> tuple[Path, Path, Path]:
+    """Two runners of one origin; the writer has committed (not pushed) artifacts/data:
+    ``files`` files of ``size`` bytes and ``big`` files of 16 MiB."""
+    origin = s3_origin(tmp_path, server)
+    writer = runner(origin, tmp_path / "writer", server)
+    reader = runner(origin, tmp_path / "reader", server)
+    data = writer / "artifacts/data"
+    write_files(data, files, size)
+    for i in range(big):
+        (data / f"big-{i + 1}.bin").write_bytes(os.urandom(16 << 20))
+    dvc(writer, "add", "-q", "artifacts/data")
+    git(writer, "add", "-A")
+    git(writer, "commit", "-qm", "data")
+    return writer, reader, data
+
+
 def push_in_background(repo: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(BIN / "artifactctl"), "push", "--json"],
@@ -97,16 +115,7 @@ def test_two_runners_push_at_once_to_one_bucket_and_nothing_is_lost(
 def test_a_pull_during_a_push_writes_only_whole_verified_files(
     s3_server: S3Server, tmp_path: Path
 ) -> None:
-    origin = s3_origin(tmp_path, s3_server)
-    writer = runner(origin, tmp_path / "writer", s3_server)
-    reader = runner(origin, tmp_path / "reader", s3_server)
-    data = writer / "artifacts/data"
-    write_files(data, 200, 32 * KIB)
-    for name in ("big-1.bin", "big-2.bin"):
-        (data / name).write_bytes(os.urandom(16 << 20))
-    dvc(writer, "add", "-q", "artifacts/data")
-    git(writer, "add", "-A")
-    git(writer, "commit", "-qm", "data")
+    writer, reader, data = writer_and_reader(s3_server, tmp_path, 200, 32 * KIB, big=2)
     # The commit is shared before its objects: the reader races the writer's push.
     git(writer, "push", "-q", "origin", "HEAD:main")
     git(reader, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
@@ -142,14 +151,7 @@ def test_a_pull_during_a_push_writes_only_whole_verified_files(
 def test_corrupted_objects_on_s3_are_named_and_never_reach_cache_or_workspace(
     s3_server: S3Server, tmp_path: Path
 ) -> None:
-    origin = s3_origin(tmp_path, s3_server)
-    writer = runner(origin, tmp_path / "writer", s3_server)
-    reader = runner(origin, tmp_path / "reader", s3_server)
-    data = writer / "artifacts/data"
-    write_files(data, 30, 8 * KIB)
-    dvc(writer, "add", "-q", "artifacts/data")
-    git(writer, "add", "-A")
-    git(writer, "commit", "-qm", "data")
+    writer, reader, data = writer_and_reader(s3_server, tmp_path, 30, 8 * KIB)
     assert artifactctl(writer, "push").returncode == 0
     git(writer, "push", "-q", "origin", "HEAD:main")
     git(reader, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
