@@ -141,3 +141,26 @@ def test_report_is_the_same_page_as_one_static_file(
     assert visit.requests == [out.as_uri()]  # nothing else is loaded
     visit.page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     visit.page.close()
+
+
+def test_dashboard_switches_between_the_families_of_one_server(
+    browser: Any, tmp_path: Path
+) -> None:
+    from layouts import families
+
+    repo = families(tmp_path / "repo")
+    promoted = artifactctl(repo, "promote", "s-02", "--against", "s-01", "--registry", "scorer")
+    assert promoted.returncode == 0, promoted.stderr
+    with serving(repo, tmp_path / "server.log") as server:
+        page = browser.new_page()
+        assert page.goto(server.url).status == 200
+        nav = page.locator("nav#registries")
+        assert nav.locator("[aria-current=page]").inner_text() == "ranker"
+        assert page.locator("#champion-id").inner_text() == "no champion yet"
+        nav.get_by_role("link", name="scorer").click()
+        page.wait_for_url("**/?registry=scorer")
+        assert page.locator("nav#registries [aria-current=page]").inner_text() == "scorer"
+        assert page.locator("#champion-id").inner_text() == "s-02"
+        rows = page.locator("section#experiments").inner_text()
+        assert "s-01" in rows and "r-001" not in rows
+        page.close()

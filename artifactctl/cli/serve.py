@@ -10,8 +10,6 @@ import typer
 
 from artifactctl.cli.app import command, open_project
 
-DEFAULT_REGISTRY = "default"
-
 
 @command(name="serve")
 def serve_command(
@@ -26,8 +24,8 @@ def serve_command(
     registry: str = typer.Option(
         None,
         "--registry",
-        help="Which registry (model family) of [tool.artifactctl.registries] to serve "
-        "(default: the default registry; 'default' names it too).",
+        help="The registry (model family) a request reads when it names none with "
+        "?registry=NAME (default: the repository's default registry; 'default' names it too).",
     ),
     token: str = typer.Option(
         None,
@@ -57,9 +55,10 @@ def serve_command(
 
     out = Output()
     project = open_project(out)
-    if registry == DEFAULT_REGISTRY and DEFAULT_REGISTRY not in project.settings.registries:
-        registry = None  # the name the docs have always given the default registry
-    project = project.with_registry(registry)  # an unknown name: exit 2 before listening
+    if registry is not None:
+        from artifactctl.serve.registries import select
+
+        select(project, registry)  # an unknown name: exit 2 before listening
     if host not in LOCAL_HOSTS:
         out.warn(
             f"listening on {host}: anyone who can reach this machine can read the registry"

@@ -4,7 +4,8 @@ Every route finds the repository and reads its state afresh (no cache that can
 go stale while promote, rollback or pull change it), and answers JSON with a
 ``schema`` key; errors are JSON too: 404 unknown or outside its folder, 409 bytes
 that fail verification, 503 the repository is locked (a champion copy being
-rebuilt), 500 a repository artifactctl cannot read.
+rebuilt), 500 a repository artifactctl cannot read. Every route takes
+``?registry=NAME`` (``serve/registries.py``): one server answers for every model family.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 from artifactctl.errors import ArtifactctlError, IntegrityError, LockHeld
 from artifactctl.project import Project, find_repo
-from artifactctl.serve import documents, sources
-from artifactctl.serve.errors import NotFound, Refused
+from artifactctl.serve import documents, registries, sources
+from artifactctl.serve.errors import BadRequest, NotFound, Refused
 from artifactctl.serve.http import FileAnswer, Json, error_document, log
 
 # The dashboard loads nothing: inline CSS and SVG only.
@@ -28,8 +29,8 @@ DASHBOARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def create_app(root: Path, token: str | None = None, registry: str | None = None) -> FastAPI:
-    """The app over the repository at ``root``; ``registry``: the model family it serves
-    (None: the default registry)."""
+    """The app over the repository at ``root``; ``registry``: the model family a request
+    that names none reads (None: the repository's default)."""
     from artifactctl import __version__
 
     app = FastAPI(
@@ -40,20 +41,41 @@ def create_app(root: Path, token: str | None = None, registry: str | None = None
         redoc_url=None,
     )
 
-    def project() -> Project:
-        return find_repo(root).with_registry(registry)
+    def project(
+        asked: str | None = Query(
+            None,
+            alias="registry",
+            description="The registry (model family) to read; GET /api/registries lists them.",
+        ),
+    ) -> Project:
+        return registries.for_request(find_repo(root), asked, registry)
+
+    def repository() -> Project:  # for what covers every registry at once
+        return find_repo(root)
 
     _errors(app)
-    _state_routes(app, project)
-    _file_routes(app, project)
+    _state_routes(app, Depends(repository), Depends(project))
+    _file_routes(app, Depends(repository), Depends(project))
+
+    @app.get("/api/registries", tags=["registry"])
+    def registry_list() -> Any:
+        """The registries (model families), each with its champion and links."""
+        return documents.registry_list(find_repo(root), registry)
 
     @app.get("/", response_class=HTMLResponse, tags=["dashboard"])
-    def dashboard() -> Response:
+    def dashboard(
+        asked: str | None = Query(None, alias="registry", description="The registry to show."),
+    ) -> Response:
         """The dashboard: champion, experiments, promotion history, last promotion test."""
         from artifactctl.serve.dashboard import render
 
+        repo = find_repo(root)
+        try:
+            chosen = registries.for_request(repo, asked, registry)
+        except BadRequest:  # several families, none named: a person gets the first
+            chosen = registries.select(repo, registries.names(repo)[0])
         headers = {"content-security-policy": DASHBOARD_CSP, "cache-control": "no-cache"}
-        return HTMLResponse(render(project()), headers=headers)
+        return HTMLResponse(render(chosen), headers=headers)
 
     if token:
         from artifactctl.serve.auth import BearerToken
@@ -62,86 +84,87 @@ def create_app(root: Path, token: str | None = None, registry: str | None = None
     return app
 
 
-def _state_routes(app: FastAPI, project: Any) -> None:
+def _state_routes(app: FastAPI, repo: Any, chosen: Any) -> None:
     @app.get("/api/health", tags=["state"])
-    def health() -> Any:
+    def health(project: Project = repo) -> Any:
         """The server is up and the repository readable."""
-        return documents.health(project())
+        return documents.health(project)
 
     @app.get("/api/status", tags=["state"])
-    def status() -> Any:
+    def status(project: Project = repo) -> Any:
         """What `artifactctl status --json` says."""
-        return documents.status(project())
+        return documents.status(project)
 
     @app.get("/api/champion", tags=["registry"])
-    def champion() -> Any:
+    def champion(project: Project = chosen) -> Any:
         """The champion: ID, phase, metrics, its promotion, files with md5."""
-        return documents.champion(project(), "champion")
+        return documents.champion(project, "champion")
 
     @app.get("/api/champion/previous", tags=["registry"])
-    def previous() -> Any:
+    def previous(project: Project = chosen) -> Any:
         """The previous champion (what `artifactctl rollback` would restore)."""
-        return documents.champion(project(), "previous")
+        return documents.champion(project, "previous")
 
     @app.get("/api/experiments", tags=["registry"])
     def experiments(
         phase: str | None = Query(None, description="Only this phase."),
         sort: str | None = Query(None, description="Best first by this metric."),
+        project: Project = chosen,
     ) -> Any:
         """What `artifactctl list --json` says."""
-        return documents.experiments(project(), phase, sort)
+        return documents.experiments(project, phase, sort)
 
     @app.get("/api/experiments/{exp_id}", tags=["registry"])
-    def experiment(exp_id: str) -> Any:
+    def experiment(exp_id: str, project: Project = chosen) -> Any:
         """What `artifactctl show ID --json` says, with download links."""
-        return documents.experiment(project(), exp_id)
+        return documents.experiment(project, exp_id)
 
     @app.get("/api/history", tags=["registry"])
-    def history() -> Any:
+    def history(project: Project = chosen) -> Any:
         """The ledger, oldest event first (`artifactctl history --json`)."""
-        return documents.history(project())
+        return documents.history(project)
 
     @app.get("/api/promotion-tests/{candidate}/{baseline}", tags=["registry"])
-    def promotion_test(candidate: str, baseline: str) -> Any:
+    def promotion_test(candidate: str, baseline: str, project: Project = chosen) -> Any:
         """The promotion test record `<candidate>_vs_<baseline>.json`."""
-        return documents.promotion_test(project(), candidate, baseline)
+        return documents.promotion_test(project, candidate, baseline)
 
     @app.get("/api/runs", tags=["runs"])
-    def runs() -> Any:
+    def runs(project: Project = repo) -> Any:
         """Saved runs and test runs: paths, files with checksum state, metrics."""
-        return documents.runs(project())
+        return documents.runs(project)
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
-    def run(run_id: str) -> Any:
+    def run(run_id: str, project: Project = repo) -> Any:
         """One run (`artifactctl show-run ID --json`), with download links."""
-        return documents.run(project(), run_id)
+        return documents.run(project, run_id)
 
 
-def _file_routes(app: FastAPI, project: Any) -> None:
+def _file_routes(app: FastAPI, repo: Any, chosen: Any) -> None:
     get_head = ["GET", "HEAD"]
 
     def answer(request: Request, file: Any, name: str) -> FileAnswer:
         return FileAnswer(file, name.rsplit("/", 1)[-1], request.headers, request.method)
 
     @app.api_route("/api/champion/files/{name:path}", methods=get_head, tags=["files"])
-    def champion_file(request: Request, name: str) -> Any:
+    def champion_file(request: Request, name: str, project: Project = chosen) -> Any:
         """A champion file, verified against the ledger's md5 (409 if it cannot be)."""
-        return answer(request, sources.champion_file(project(), "champion", name), name)
+        return answer(request, sources.champion_file(project, "champion", name), name)
 
     @app.api_route("/api/champion/previous/files/{name:path}", methods=get_head, tags=["files"])
-    def previous_file(request: Request, name: str) -> Any:
+    def previous_file(request: Request, name: str, project: Project = chosen) -> Any:
         """A previous champion's file, verified against the ledger's md5."""
-        return answer(request, sources.champion_file(project(), "previous", name), name)
+        return answer(request, sources.champion_file(project, "previous", name), name)
 
     @app.api_route("/api/experiments/{exp_id}/files/{name:path}", methods=get_head, tags=["files"])
-    def experiment_file(request: Request, exp_id: str, name: str) -> Any:
+    def experiment_file(request: Request, exp_id: str, name: str, project: Project = chosen) -> Any:
         """An experiment's file, verified against the md5 DVC recorded."""
-        return answer(request, sources.experiment_file(project(), exp_id, name), name)
+        return answer(request, sources.experiment_file(project, exp_id, name), name)
 
     @app.api_route("/api/runs/{run_id}/files/{name:path}", methods=get_head, tags=["files"])
-    def run_file(request: Request, run_id: str, name: str) -> Any:
+    def run_file(request: Request, run_id: str, name: str, project: Project = repo) -> Any:
         """A run's file, verified against its manifest's sha256 and size."""
-        return answer(request, sources.run_file(project(), run_id, name), name)
+        return answer(request, sources.run_file(project, run_id, name), name)
 
 
 def _errors(app: FastAPI) -> None:
@@ -151,6 +174,8 @@ def _errors(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, NotFound):
             code = 404
+        elif isinstance(exc, BadRequest):
+            code = 400
         elif isinstance(exc, Refused):
             code, extra = 409, {"file": exc.file}
         elif isinstance(exc, IntegrityError):

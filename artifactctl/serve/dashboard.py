@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from artifactctl.project import Project
-from artifactctl.serve import charts, documents
+from artifactctl.serve import charts, documents, registries
 from artifactctl.serve.charts import Bar, Mark, fmt
 from artifactctl.serve.errors import NotFound
 from artifactctl.serve.style import CSS
@@ -62,10 +63,14 @@ def render(project: Project, static: bool = False) -> str:
         if champ
         else '<span id="champion-id" class="muted">no champion yet</span>'
     )
-    links = "" if static else ' · <a href="/docs">API</a> · <a href="/api/champion">JSON</a>'
+    query = registries.query(project)
+    links = (
+        "" if static else f' · <a href="/docs">API</a> · <a href="/api/champion{query}">JSON</a>'
+    )
     header = (
         f"<header><h1>{escape(project.root.name)}</h1><p>{champion_line} · "
-        f"generated {stamp} by artifactctl {escape(__version__)}{links}</p></header>"
+        f"generated {stamp} by artifactctl {escape(__version__)}{links}</p>"
+        f"{'' if static else _registry_nav(project)}</header>"
     )
     sections = [
         _champions(data),
@@ -74,6 +79,21 @@ def render(project: Project, static: bool = False) -> str:
         _last_test(data),
     ]
     return head + header + "<main>" + "".join(sections) + "</main></body></html>\n"
+
+
+def _registry_nav(project: Project) -> str:
+    """Links to the other registries (model families), when there are several."""
+    names = registries.names(project)
+    if len(names) < 2:
+        return ""
+    shown = project.registry_name or registries.DEFAULT
+    items = [
+        f'<strong aria-current="page">{escape(name)}</strong>'
+        if name == shown
+        else f'<a href="/?registry={quote(name)}">{escape(name)}</a>'
+        for name in names
+    ]
+    return f'<nav id="registries" aria-label="registries">registries: {" · ".join(items)}</nav>'
 
 
 def _section(ident: str, title: str, chart: str, body: str) -> str:

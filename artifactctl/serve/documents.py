@@ -17,6 +17,7 @@ from urllib.parse import quote
 from artifactctl import layout
 from artifactctl.errors import IntegrityError
 from artifactctl.project import Project
+from artifactctl.serve import registries
 from artifactctl.serve.errors import NotFound
 from artifactctl.serve.files import Candidate, Expected, open_inside
 from artifactctl.serve.names import plain_name
@@ -34,6 +35,25 @@ def status(project: Project) -> dict[str, Any]:
     from artifactctl.status import collect_status
 
     return collect_status(project).to_dict()
+
+
+def registry_list(project: Project, default: str | None) -> dict[str, Any]:
+    """Every registry (model family) of the repository, with its champion and links."""
+    from artifactctl.registry.ledger import state_of
+
+    entries = []
+    for name in registries.names(project):
+        chosen = registries.select(project, name)
+        champ = state_of(chosen).current
+        entries.append(
+            {
+                "name": name,
+                "champion": champ.id if champ else None,
+                "url": f"{API}/champion{registries.query(chosen)}",
+                "dashboard": f"/{registries.query(chosen)}",
+            }
+        )
+    return {"schema": "artifactctl.registries/1", "default": default, "registries": entries}
 
 
 def champion(project: Project, which: str) -> dict[str, Any]:
@@ -69,7 +89,11 @@ def champion(project: Project, which: str) -> dict[str, Any]:
         },
         "event_id": champ.event_id,
         "files": [
-            {"name": rel, "md5": md5, "url": f"{base}/files/{quote(rel)}"}
+            {
+                "name": rel,
+                "md5": md5,
+                "url": f"{base}/files/{quote(rel)}{registries.query(project)}",
+            }
             for rel, md5 in sorted(champ.files.items())
         ],
     }
@@ -107,7 +131,7 @@ def experiment(project: Project, exp_id: str) -> dict[str, Any]:
             "name": name,
             "path": c.label,
             "md5": c.expected.md5,
-            "url": f"{API}/experiments/{exp_id}/files/{quote(name)}",
+            "url": f"{API}/experiments/{exp_id}/files/{quote(name)}{registries.query(project)}",
         }
         for name, c in sorted(shortest.values(), key=lambda item: item[1].label)
     ]

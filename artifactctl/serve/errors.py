@@ -1,4 +1,5 @@
-"""The errors an HTTP answer is made of: 404 for what is not there, 409 for bytes refused.
+"""The errors an HTTP answer is made of: 400 for a question that needs a registry named,
+404 for what is not there, 409 for bytes refused.
 
 Subclasses of the library's own, so a message and a hint travel the same way as
 everywhere else; ``app`` turns each into a JSON error document.
@@ -13,6 +14,12 @@ class NotFound(UsageError):
     """An unknown ID or file, or a name that tries to leave its folder (always 404)."""
 
     status = 404
+
+
+class BadRequest(UsageError):
+    """A request the server cannot answer as asked, e.g. with no registry named (400)."""
+
+    status = 400
 
 
 class Refused(IntegrityError):
