@@ -124,6 +124,8 @@ def push_command(
     project = open_project(out)
     report = push(project, targets or None, remote=remote, jobs=jobs, progress=_progress(out))
     out.result(report.to_dict(), lambda console: render_push(console, report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def render_push(console: Console, report: PushReport) -> None:
@@ -137,6 +139,8 @@ def render_push(console: Console, report: PushReport) -> None:
         ("preserved, local differs (not pushed)", str(len(report.held_back))),
         ("missing from the local cache", str(len(report.missing_from_cache))),
     ]
+    if report.failed:
+        rows.append(("not pushed (corrupted or unreadable)", str(len(report.failed))))
     if report.registry is not None:
         rows.append(("registry objects (champions, archive)", str(report.registry.objects)))
     console.print(
@@ -149,6 +153,16 @@ def render_push(console: Console, report: PushReport) -> None:
         )
     for rel in report.missing_from_cache[:20]:
         console.print(f"[red]missing from cache[/red] {rel}")
+    from rich.markup import escape
+
+    for failure in report.failed[:20]:
+        console.print(f"[red]not pushed[/red] {escape(failure.path)}: {escape(failure.reason)}")
+    if report.failed:
+        more = f" ({len(report.failed) - 20} more in --json)" if len(report.failed) > 20 else ""
+        console.print(
+            f"[red]{len(report.failed)} object(s) not pushed[/red]{more}: a corrupted cache "
+            "object is never sent; `artifactctl verify --cache` checks the cache"
+        )
     _render_registry(console, report.registry, "in this clone")
 
 

@@ -1,0 +1,189 @@
+"""push at thousands of files to a local-folder and an S3 remote: only what the remote lacks,
+each object verified on its way, and what DVC itself then sees (``dvc status -c``, ``dvc pull``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from crashsupport import kill_at, start
+from s3server import S3Server
+from support import dvc, git, init_repo, snapshot
+from syncsupport import clone
+
+FILES = 3000
+
+
+def make_repo(base: Path, files: int = FILES) -> Path:
+    """A repo tracking data/ (``files`` small files in folders, one 3 MiB file), not pushed."""
+    repo = init_repo(base / "origin", base / "remote")
+    data = repo / "data"
+    for i in range(files):
+        sub = data / f"d{i // 500}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i:05d}.bin").write_bytes(os.urandom(64 + i % 3000))
+    (data / "big.bin").write_bytes(os.urandom(3 << 20))
+    dvc(repo, "add", "-q", "data")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    return repo
+
+
+def use_s3(repo: Path, server: S3Server) -> None:
+    server.configure_remote(repo, "s3", f"push-{uuid.uuid4().hex[:10]}")
+    git(repo, "commit", "-qam", "s3 remote")
+
+
+def push(repo: Path, *args: str) -> tuple[int, dict, str]:
+    from support import artifactctl
+
+    result = artifactctl(repo, "push", "--json", *args)
+    doc = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.returncode, doc, result.stderr
+
+
+def cloud_in_sync(repo: Path) -> None:
+    status = dvc(repo, "status", "-c", "--json")
+    assert json.loads(status.stdout) == {}, status.stdout
+
+
+def recorded(repo: Path) -> dict[str, str]:
+    """data/'s files and their md5 as recorded (from the cache's listing)."""
+    dir_md5 = (repo / "data.dvc").read_text().split("md5: ")[1].split()[0]
+    listing = json.loads(cache_path(repo, dir_md5).read_text())
+    return {f"data/{e['relpath']}": e["md5"] for e in listing} | {"data": dir_md5}
+
+
+def cache_path(repo: Path, md5: str) -> Path:
+    return repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def remote_objects(remote: Path) -> dict[str, Path]:
+    """Every object under its final name on a local remote (md5 -> path)."""
+    base = remote / "files" / "md5"
+    return {
+        p.parent.name + p.name: p
+        for p in base.glob("*/*")
+        if p.is_file() and not p.name.endswith(".tmp")
+    }
+
+
+def assert_every_object_whole(remote: Path) -> None:
+    for md5, path in remote_objects(remote).items():
+        actual = hashlib.md5(path.read_bytes()).hexdigest()
+        assert actual == md5.removesuffix(".dir"), f"{path} is partial or foreign"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_push_of_thousands_of_files_is_what_dvc_pulls_then_only_new_objects_go(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    repo = make_repo(tmp_path)
+    if kind == "s3":
+        use_s3(repo, request.getfixturevalue("s3_server"))
+    code, doc, err = push(repo)
+    assert code == 0, err
+    assert doc["ok"] and doc["pushed"] == FILES + 2  # the files, big.bin, the .dir listing
+    assert doc["already_on_remote"] == 0 and doc["failed"] == []
+    cloud_in_sync(repo)
+    if kind == "local":
+        objects = remote_objects(tmp_path / "remote")
+        assert len(objects) == FILES + 2
+        assert {oct(p.stat().st_mode & 0o777) for p in objects.values()} == {"0o444"}  # as DVC
+    # DVC itself, in a fresh clone, pulls identical bytes from what was pushed
+    other = clone(repo, tmp_path / "other", tmp_path / "remote" if kind == "local" else None)
+    dvc(other, "pull", "-q")
+    assert snapshot(other / "data") == snapshot(repo / "data")
+
+    code, again, err = push(repo)
+    assert code == 0, err
+    assert again["pushed"] == 0 and again["already_on_remote"] == FILES + 2
+
+    for i in range(5):
+        (repo / "data" / "new" / f"n{i}.txt").parent.mkdir(exist_ok=True)
+        (repo / "data" / "new" / f"n{i}.txt").write_text(f"new file {i}\n")
+    dvc(repo, "add", "-q", "data")
+    code, more, err = push(repo)
+    assert code == 0, err
+    assert more["pushed"] == 6  # five files and the new listing
+    cloud_in_sync(repo)
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("s3", marks=pytest.mark.slow)])
+def test_a_corrupted_cache_object_is_named_not_pushed_and_exits_1(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    repo = make_repo(tmp_path, files=40)
+    if kind == "s3":
+        use_s3(repo, request.getfixturevalue("s3_server"))
+    files = recorded(repo)
+    bad = ["data/d0/f00003.bin", "data/big.bin"]
+    for rel in bad:
+        obj = cache_path(repo, files[rel])
+        obj.chmod(0o644)
+        obj.write_bytes(obj.read_bytes()[:-1] + b"!")  # same size, one byte changed
+        obj.chmod(0o444)  # DVC trusts a read-only object
+    code, doc, err = push(repo)
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert not doc["ok"]
+    failed = {f["path"]: f for f in doc["failed"]}
+    for rel in bad:
+        assert "corrupted in the cache" in failed[rel]["reason"], failed
+    # the listing naming them is held back too: the remote never lists a file it lacks
+    assert "not pushed" in failed["data"]["reason"]
+    assert doc["pushed"] == 40 + 2 - 1 - len(bad)
+    human = push_human(repo)
+    assert human.returncode == 1
+    for rel in bad:
+        assert rel in human.stdout and "corrupted in the cache" in human.stdout
+    if kind == "local":
+        on_remote = remote_objects(tmp_path / "remote")
+        assert files["data"] not in on_remote
+        assert not {files[rel] for rel in bad} & set(on_remote)
+        assert_every_object_whole(tmp_path / "remote")
+        assert not list((tmp_path / "remote").rglob("*.tmp"))
+    status = json.loads(dvc(repo, "status", "-c", "--json").stdout)
+    assert status, "dvc calls the remote complete without the corrupted objects"
+
+
+def push_human(repo: Path):  # type: ignore[no-untyped-def]
+    from support import artifactctl
+
+    return artifactctl(repo, "push")
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_push_leaves_no_partial_object_under_its_name(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    remote = tmp_path / "remote"
+    # the first object partly written: only its temporary name exists
+    kill_at(repo, "push-sending", "push")
+    assert list(remote.rglob("*.tmp")), "killed before any object was being written"
+    assert_every_object_whole(remote)
+    # then at moments of the copy, each asserted to be mid-push, from an empty remote
+    for at_least in (100, FILES // 2):
+        shutil.rmtree(remote)
+        run = start(repo, "push", pause_at="never")
+        deadline = time.monotonic() + 300
+        while run.running() and len(remote_objects(remote)) < at_least:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        run.kill()  # asserts it was still running
+        assert len(remote_objects(remote)) < FILES + 2
+        assert_every_object_whole(remote)
+    code, doc, err = push(repo)
+    assert code == 0, err
+    assert 0 < doc["pushed"] < FILES + 2
+    cloud_in_sync(repo)
+    other = clone(repo, tmp_path / "other", remote)
+    dvc(other, "pull", "-q")
+    assert snapshot(other / "data") == snapshot(repo / "data")
