@@ -15,35 +15,27 @@ from pathlib import Path
 import pytest
 from crashsupport import kill_at, start
 from s3server import S3Server
-from support import dvc, git, init_repo, snapshot
+from support import artifactctl, dvc, git, init_repo, invoke, snapshot
 from syncsupport import clone
+from test_pull_many import make_origin
 
 FILES = 3000
 
 
 def make_repo(base: Path, files: int = FILES) -> Path:
     """A repo tracking data/ (``files`` small files in folders, one 3 MiB file), not pushed."""
-    repo = init_repo(base / "origin", base / "remote")
-    data = repo / "data"
-    for i in range(files):
-        sub = data / f"d{i // 500}"
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"f{i:05d}.bin").write_bytes(os.urandom(64 + i % 3000))
-    (data / "big.bin").write_bytes(os.urandom(3 << 20))
-    dvc(repo, "add", "-q", "data")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "data")
-    return repo
+    return make_origin(base, files, pushed=False)
 
 
-def use_s3(repo: Path, server: S3Server) -> None:
-    server.configure_remote(repo, "s3", f"push-{uuid.uuid4().hex[:10]}")
+def use_s3(repo: Path, server: S3Server) -> str:
+    """Make a new prefix of ``server`` the default remote; its URL."""
+    prefix = f"push-{uuid.uuid4().hex[:10]}"
+    server.configure_remote(repo, "s3", prefix)
     git(repo, "commit", "-qam", "s3 remote")
+    return server.url(prefix)
 
 
 def push(repo: Path, *args: str) -> tuple[int, dict, str]:
-    from support import artifactctl
-
     result = artifactctl(repo, "push", "--json", *args)
     doc = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.returncode, doc, result.stderr
@@ -141,7 +133,7 @@ def test_a_corrupted_cache_object_is_named_not_pushed_and_exits_1(
     # the listing naming them is held back too: the remote never lists a file it lacks
     assert "not pushed" in failed["data"]["reason"]
     assert doc["pushed"] == 40 + 2 - 1 - len(bad)
-    human = push_human(repo)
+    human = artifactctl(repo, "push")
     assert human.returncode == 1
     for rel in bad:
         assert rel in human.stdout and "corrupted in the cache" in human.stdout
@@ -153,12 +145,6 @@ def test_a_corrupted_cache_object_is_named_not_pushed_and_exits_1(
         assert not list((tmp_path / "remote").rglob("*.tmp"))
     status = json.loads(dvc(repo, "status", "-c", "--json").stdout)
     assert status, "dvc calls the remote complete without the corrupted objects"
-
-
-def push_human(repo: Path):  # type: ignore[no-untyped-def]
-    from support import artifactctl
-
-    return artifactctl(repo, "push")
 
 
 @pytest.mark.slow
@@ -187,3 +173,52 @@ def test_sigkill_during_a_push_leaves_no_partial_object_under_its_name(tmp_path:
     other = clone(repo, tmp_path / "other", remote)
     dvc(other, "pull", "-q")
     assert snapshot(other / "data") == snapshot(repo / "data")
+
+
+@pytest.mark.slow
+def test_big_objects_go_to_s3_in_parts_and_a_corrupted_one_is_aborted(
+    tmp_path: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from artifactctl.sync import upload_s3
+
+    # parts of 5 MiB (S3's smallest) from 10 MiB on: the multipart path without 100 MiB files
+    monkeypatch.setattr(upload_s3, "PART", 5 << 20)
+    monkeypatch.setattr(upload_s3, "MULTIPART_AT", 10 << 20)
+    repo = init_repo(tmp_path / "origin")
+    for name in ("good.bin", "bad.bin"):
+        (repo / name).write_bytes(os.urandom((17 << 20) + 12345))  # 4 parts, the last short
+        dvc(repo, "add", "-q", name)
+    url = use_s3(repo, s3_server)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "big files")
+    bad_md5 = (repo / "bad.bin.dvc").read_text().split("md5: ")[1].split()[0]
+    obj = cache_path(repo, bad_md5)
+    obj.chmod(0o644)
+    with open(obj, "r+b") as fh:  # a byte of the third part changed
+        fh.seek(11 << 20)
+        fh.write(b"\0" if fh.read(1) != b"\0" else b"\1")
+    obj.chmod(0o444)
+    result = invoke(repo, "push", "--json")
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert doc["pushed"] == 1
+    assert [(f["path"], f["md5"]) for f in doc["failed"]] == [("bad.bin", bad_md5)]
+    assert "corrupted in the cache" in doc["failed"][0]["reason"]
+    status = json.loads(dvc(repo, "status", "-c", "--json").stdout)
+    assert "bad.bin" in json.dumps(status) and "good.bin" not in json.dumps(status), status
+    good_md5 = (repo / "good.bin.dvc").read_text().split("md5: ")[1].split()[0]
+    assert etag(s3_server, url, good_md5).endswith('-4"')  # sent in four parts
+    other = clone(repo, tmp_path / "other")
+    dvc(other, "pull", "-q", "good.bin")
+    assert snapshot(other, ["good.bin"]) == snapshot(repo, ["good.bin"])
+
+
+def etag(server: S3Server, url: str, md5: str) -> str:
+    """The S3 ETag of an object of ``repo``'s S3 remote (multipart ones end in -<parts>)."""
+    import s3fs
+    from s3server import ACCESS_KEY, SECRET_KEY
+
+    fs = s3fs.S3FileSystem(
+        key=ACCESS_KEY, secret=SECRET_KEY, client_kwargs={"endpoint_url": server.endpoint}
+    )
+    return str(fs.info(f"{url.removeprefix('s3://')}/files/md5/{md5[:2]}/{md5[2:]}")["ETag"])

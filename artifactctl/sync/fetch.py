@@ -158,8 +158,9 @@ class _ObjectCopier:
             actual = self._copy(fin, tmp, staged)
         except OSError as exc:
             _unlink(tmp, staged)
-            if exc.errno == errno.ENOSPC:
-                raise  # the command turns a full disk into one clear error
+            if exc.errno == errno.ENOSPC or way is UP:
+                # the command turns a full disk (or a remote it cannot write) into one error
+                raise
             return f"could not copy it {way.dest}: {exc.strerror or exc}"
         finally:
             os.close(fin)

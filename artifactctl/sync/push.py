@@ -164,7 +164,7 @@ class _PushJob:
             for rel, md5 in (files or {}).items():
                 if md5 in self.failed:
                     by_md5.setdefault(md5, []).append(rel)
-            if out.md5 in self.failed:
+            if out.is_dir and out.md5 in self.failed:  # its listing
                 by_md5.setdefault(out.md5, []).append(out.path)
         out = [
             PushFailure(rel, md5, self.failed[md5]) for md5, rels in by_md5.items() for rel in rels

@@ -59,7 +59,7 @@ class LocalUploader:
         return copy_objects(source, self.remote, md5s, way=UP, jobs=self.jobs, on_bytes=on_bytes)
 
 
-def has_own_engine(root: Path, remote: Remote) -> bool:
+def has_own_engine(remote: Remote) -> bool:
     """Whether push's own engine serves ``remote`` (local folders, S3); else DVC's push."""
     from artifactctl.sync.fetch_s3 import is_s3
 
@@ -75,7 +75,7 @@ def open_uploader(
     root: Path, cache_dir: Path, remote: Remote, jobs: int = 0
 ) -> Iterator[Uploader | None]:
     """The engine for ``remote`` (None: a kind DVC's own push serves)."""
-    if not has_own_engine(root, remote):
+    if not has_own_engine(remote):
         yield None
     elif remote.is_local:
         yield LocalUploader(cache_dir, remote.local_path(root), jobs)

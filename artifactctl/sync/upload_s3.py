@@ -62,9 +62,16 @@ class S3Uploader:
     def __enter__(self) -> S3Uploader:
         from artifactctl.dvc import repo as dvcrepo
 
-        repo = self._stack.enter_context(dvcrepo.session(self.root))
-        with self._errors():
-            self.s3, self.base = dvcrepo.remote_filesystem(repo, self.remote, self.requests)
+        with contextlib.ExitStack() as stack:
+            repo = stack.enter_context(dvcrepo.session(self.root))
+            with self._errors():
+                self.s3, self.base = dvcrepo.remote_filesystem(repo, self.remote, self.requests)
+            # One request even when nothing is to be sent: wrong credentials, a missing
+            # bucket or an unreachable endpoint are said now, as DVC's push says them.
+            bucket, path, _ = self.s3.split_path(self.base)
+            probe = self.s3._call_s3("list_objects_v2", Bucket=bucket, Prefix=path, MaxKeys=1)
+            self._run(probe)
+            self._stack = stack.pop_all()  # closed by __exit__
         return self
 
     def __exit__(
