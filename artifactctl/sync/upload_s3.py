@@ -4,14 +4,15 @@ The client is dvc-s3's own s3fs filesystem for the remote (endpoint, credentials
 encryption from DVC's config, through ``artifactctl.dvc.repo``), as for the fetch
 (``sync/fetch_s3.py``); its connection pool is widened to the concurrent requests.
 
-Which objects the remote lacks is decided folder by folder (``files/md5/xx/``, 256 of
-them, 32 requests at a time). A folder holding one wanted object gets a HEAD. A folder
-holding more is listed (ListObjectsV2, 1,000 keys a page): one page usually answers for
-every wanted object in it (up to 256,000 objects on the remote); pages are read while
-they number fewer than ``1 + wanted // REQUESTS`` (the round trips the HEADs of that
-folder would take), and a folder too big for that has its remaining objects HEADed. So
-a small push sends a few HEADs, a big one about one listing per folder, and neither
-costs a sequential request per object.
+Which objects the remote lacks: up to ``HEAD_AT`` (32) wanted objects get concurrent
+HEADs, one round of requests, which is what the first listing page would cost. For more,
+the first page of the remote's keys (ListObjectsV2, 1,000 keys a page) is read: a remote
+that fits in it is answered. Otherwise its size is estimated from how far that page got
+through the 256 folders, and the keys are listed by 16 prefixes (``files/md5/0`` ...
+``f``) at once, or 256 (``files/md5/00`` ...) from 128,000 objects on, each prefix a chain
+of pages; if the HEADs of the wanted objects would take fewer round trips than that
+listing (a few objects pushed to a big remote), HEADs it is. Never a request per object
+in sequence.
 
 Each object is read from the cache and hashed before its last byte is sent: an object
 up to ``MULTIPART_AT`` goes in one PUT (carrying its Content-MD5, so the server also
@@ -42,6 +43,7 @@ OnBytes = Callable[[int], None]
 T = TypeVar("T")
 
 PAGE = 1000  # keys per ListObjectsV2 page (S3's maximum)
+HEAD_AT = REQUESTS  # up to this many objects: HEADs, one round, as one listing page would be
 PART = 50 << 20  # multipart part size: s3fs's default, which dvc-s3 uses
 MULTIPART_AT = 2 * PART  # s3fs sends smaller objects in one PUT
 MAX_PARTS = 10_000  # S3's limit: bigger objects get bigger parts
@@ -109,55 +111,72 @@ class S3Uploader:
 
 
 async def _present(s3: Any, base: str, wanted: list[str], requests: int) -> set[str]:
-    """Which of ``wanted`` (sorted) the remote holds: HEADs or listings, folder by folder."""
+    """Which of ``wanted`` the remote holds: HEADs when few, else listings (see above)."""
     bucket, path, _ = s3.split_path(base)
     gate = asyncio.Semaphore(requests)
-    by_folder: dict[str, list[str]] = {}
-    for md5 in wanted:
-        by_folder.setdefault(md5[:2], []).append(md5[2:])
 
     async def call(method: str, **kwargs: Any) -> Any:
         async with gate:
             return await s3._call_s3(method, Bucket=bucket, **kwargs)
 
-    async def head(prefix: str, name: str) -> bool:
+    async def head(md5: str) -> bool:
         try:
-            await call("head_object", Key=f"{path}/{prefix}/{name}")
+            await call("head_object", Key=f"{path}/{md5[:2]}/{md5[2:]}")
         except FileNotFoundError:
             return False
         return True
 
-    async def folder(prefix: str, names: list[str]) -> set[str]:
-        listed, last = await _list_folder(call, f"{path}/{prefix}/", names)
-        undecided = [n for n in names if last is not None and n > last]
-        heads = await asyncio.gather(*(head(prefix, n) for n in undecided))
-        listed.update(n for n, there in zip(undecided, heads, strict=True) if there)
-        return {prefix + n for n in names if n in listed}
+    async def heads(md5s: list[str]) -> set[str]:
+        there = await asyncio.gather(*(head(m) for m in md5s))
+        return {m for m, yes in zip(md5s, there, strict=True) if yes}
 
-    found = await asyncio.gather(*(folder(p, names) for p, names in by_folder.items()))
-    return set().union(*found)
+    if len(wanted) <= HEAD_AT:
+        return await heads(wanted)
+    first = await call("list_objects_v2", Prefix=f"{path}/", MaxKeys=PAGE)
+    if not first.get("IsTruncated"):  # the whole remote in one page
+        return set(wanted) & set(_md5s(first))
+    size = _estimated_size(_md5s(first))
+    shards = 16 if size < 128 * PAGE else 256  # see _rounds
+    if -(-len(wanted) // requests) <= _rounds(size, shards, requests):
+        return await heads(wanted)
+    width = 1 if shards == 16 else 2
+    found: set[str] = set()
+
+    async def shard(prefix: str) -> None:
+        kwargs: dict[str, Any] = {"Prefix": f"{path}/{prefix}", "MaxKeys": PAGE}
+        while True:
+            page = await call("list_objects_v2", **kwargs)
+            found.update(_md5s(page))
+            if not page.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    await asyncio.gather(*(shard(f"{n:0{width}x}") for n in range(shards)))
+    return set(wanted) & found
 
 
-async def _list_folder(
-    call: Callable[..., Awaitable[Any]], prefix: str, names: list[str]
-) -> tuple[set[str], str | None]:
-    """The names listed in one remote folder, and the last one read if the listing stopped
-    early (None: the folder was read to its end). One wanted object: no listing, a HEAD."""
-    if len(names) < 2:
-        return set(), ""
-    listed: set[str] = set()
-    pages, limit = 0, 1 + len(names) // REQUESTS
-    kwargs: dict[str, Any] = {"Prefix": prefix, "MaxKeys": PAGE}
-    while True:
-        page = await call("list_objects_v2", **kwargs)
-        pages += 1
-        keys = [item["Key"].rpartition("/")[2] for item in page.get("Contents", ())]
-        listed.update(keys)
-        if not page.get("IsTruncated") or not keys:
-            return listed, None
-        if pages >= limit:
-            return listed, keys[-1]
-        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+def _md5s(page: dict) -> list[str]:
+    """The objects a listing page names (``.../files/md5/xx/rest`` -> ``xxrest``)."""
+    keys = (item["Key"].rsplit("/", 2) for item in page.get("Contents", ()))
+    return [folder + name for _, folder, name in keys]
+
+
+def _estimated_size(first_page: list[str]) -> int:
+    """The remote's object count, from its first page of keys: objects spread evenly over
+    the 256 folders, and the page reached folder ``xx``."""
+    try:
+        reached = int(first_page[-1][:2], 16) + 1
+    except (IndexError, ValueError):  # an empty page, or a key of another layout
+        reached = 256
+    return len(first_page) * 256 // reached
+
+
+def _rounds(size: int, shards: int, requests: int) -> int:
+    """Round trips to list ``size`` objects split by ``shards`` key prefixes (16 or 256),
+    ``requests`` at a time: each prefix is a chain of pages. 16 prefixes read a small
+    remote in one round; from 128,000 objects 256 prefixes take fewer rounds."""
+    pages = -(-size // (shards * PAGE))
+    return pages * -(-shards // requests)
 
 
 class _Budget:
