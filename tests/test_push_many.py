@@ -231,3 +231,15 @@ def etag(server: S3Server, url: str, md5: str) -> str:
         key=ACCESS_KEY, secret=SECRET_KEY, client_kwargs={"endpoint_url": server.endpoint}
     )
     return str(fs.info(f"{url.removeprefix('s3://')}/files/md5/{md5[:2]}/{md5[2:]}")["ETag"])
+
+
+def test_s3_existence_checks_pick_heads_or_listings_by_round_trips() -> None:
+    from artifactctl.sync.upload_s3 import _estimated_size, _rounds
+
+    # a first page of 1,000 keys that reached folder 3f (64 of 256): about 4,000 objects
+    page = [f"{n * 64 // 1000:02x}{'0' * 30}" for n in range(1000)]
+    assert _estimated_size(page) == 4000
+    assert _estimated_size([]) == 0
+    assert _rounds(4000, 16, 32) == 1  # 16 prefixes of 250 keys: one page each, at once
+    assert _rounds(1_000_000, 16, 32) == 63  # chains of 63 pages
+    assert _rounds(1_000_000, 256, 32) == 32  # 4 pages a prefix, 8 rounds of 32 prefixes

@@ -30,7 +30,7 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -85,7 +85,8 @@ class S3Uploader:
         wanted = sorted(set(md5s))
         if not wanted:
             return []
-        present = self._run(_present(self.s3, self.base, wanted, self.requests))
+        with _timestamps_as_text(self.s3):
+            present = self._run(_present(self.s3, self.base, wanted, self.requests))
         return [m for m in wanted if m not in present]
 
     def send(self, md5s: Sequence[str], on_bytes: OnBytes | None = None) -> Fetched:
@@ -108,6 +109,24 @@ class S3Uploader:
         from artifactctl.dvc import repo as dvcrepo
 
         return dvcrepo.remote_op(f"pushing to remote '{self.remote}'")
+
+
+@contextlib.contextmanager
+def _timestamps_as_text(s3: Any) -> Iterator[None]:
+    """Most of the time spent on a listing page goes to parsing each key's LastModified
+    with dateutil (0.6 of 1.2 s for 10,000 keys); the checks never read it. While they
+    run, this client's session (s3fs's own) leaves timestamps as text (botocore's
+    ``set_parser_defaults``), and gives them back to its default parser after."""
+    try:
+        factory = s3.session.get_component("response_parser_factory")
+        factory.set_parser_defaults(timestamp_parser=str)
+    except Exception:  # another client or botocore: the checks are only slower
+        yield
+        return
+    try:
+        yield
+    finally:
+        factory.set_parser_defaults(timestamp_parser=None)
 
 
 async def _present(s3: Any, base: str, wanted: list[str], requests: int) -> set[str]:
