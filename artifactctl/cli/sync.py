@@ -155,13 +155,16 @@ def render_push(console: Console, report: PushReport) -> None:
         console.print(f"[red]missing from cache[/red] {rel}")
     from rich.markup import escape
 
-    for failure in report.failed[:20]:
-        console.print(f"[red]not pushed[/red] {escape(failure.path)}: {escape(failure.reason)}")
-    if report.failed:
-        more = f" ({len(report.failed) - 20} more in --json)" if len(report.failed) > 20 else ""
+    failed = [(f.path, f.reason) for f in report.failed]
+    if report.registry is not None:  # the registry's objects are named by their md5
+        failed += sorted(report.registry.failed.items())
+    for path, reason in failed[:20]:
+        console.print(f"[red]not pushed[/red] {escape(path)}: {escape(reason)}")
+    if failed:
+        more = f" ({len(failed) - 20} more in --json)" if len(failed) > 20 else ""
         console.print(
-            f"[red]{len(report.failed)} object(s) not pushed[/red]{more}: a corrupted cache "
-            "object is never sent; `artifactctl verify --cache` checks the cache"
+            f"[red]{len(failed)} not pushed[/red]{more}: a corrupted cache object is never "
+            "sent; `artifactctl verify --cache` checks the cache"
         )
     _render_registry(console, report.registry, "in this clone")
 

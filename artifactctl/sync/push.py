@@ -51,6 +51,10 @@ class PushReport:
     def ok(self) -> bool:
         return not self.failed and not (self.registry and self.registry.failed)
 
+    @property
+    def objects_failed(self) -> int:
+        return len({f.md5 for f in self.failed})
+
     def to_dict(self) -> dict:
         return {
             "schema": PUSH_SCHEMA,
@@ -58,7 +62,7 @@ class PushReport:
             "ok": self.ok,
             "pushed": self.pushed,
             "objects": self.objects,
-            "already_on_remote": max(0, self.objects - self.pushed - len(self.failed)),
+            "already_on_remote": max(0, self.objects - self.pushed - self.objects_failed),
             "outputs": self.outputs,
             "preserved_not_pushed": self.held_back,
             "missing_from_cache": self.missing_from_cache,
@@ -107,9 +111,7 @@ def push(
                 hint="check the remote folder's space and permissions, then push again",
             ) from exc
     report = PushReport(name, pushed, len(objects), len(outs), held, sorted(missing), registry)
-    report.failed = job.failures()
-    if registry is not None:  # a registry object is named by its md5
-        report.failed += [PushFailure(m, m, why) for m, why in sorted(registry.failed.items())]
+    report.failed = job.failures()  # the registry's own are in registry.failed
     return report
 
 
