@@ -17,7 +17,7 @@ from crashsupport import kill_at, start
 from s3server import S3Server
 from support import artifactctl, dvc, git, init_repo, invoke, snapshot
 from syncsupport import clone
-from test_pull_many import make_origin
+from test_pull_many import assert_whole_or_absent, make_origin
 
 FILES = 3000
 
@@ -243,3 +243,35 @@ def test_s3_existence_checks_pick_heads_or_listings_by_round_trips() -> None:
     assert _rounds(4000, 16, 32) == 1  # 16 prefixes of 250 keys: one page each, at once
     assert _rounds(1_000_000, 16, 32) == 63  # chains of 63 pages
     assert _rounds(1_000_000, 256, 32) == 32  # 4 pages a prefix, 8 rounds of 32 prefixes
+
+
+@pytest.mark.slow
+def test_a_pull_during_a_push_from_another_clone_never_sees_partial_objects(
+    tmp_path: Path,
+) -> None:
+    origin = make_origin(tmp_path, files=10)  # pushed by DVC
+    remote = tmp_path / "remote"
+    mate = clone(origin, tmp_path / "mate", remote)
+    for i in range(500):
+        (mate / "data" / "new" / f"n{i:04d}.bin").parent.mkdir(parents=True, exist_ok=True)
+        (mate / "data" / "new" / f"n{i:04d}.bin").write_bytes(os.urandom(2048))
+    (mate / "data" / "huge.bin").write_bytes(os.urandom(8 << 20))
+    dvc(mate, "add", "-q", "data")
+    git(mate, "commit", "-qam", "new data")
+    repo = clone(mate, tmp_path / "clone", remote)
+    # the push holds one object half-sent for a few seconds while the others go
+    run = start(mate, "push", pause_at="push-sending", seconds=6)
+    outcomes = []
+    while run.running():
+        result = artifactctl(repo, "pull")
+        assert result.returncode in (0, 3), result.stderr
+        # an object not there yet is missing; one there is whole (never "corrupted")
+        assert "corrupted" not in result.stderr, result.stderr
+        outcomes.append(result.returncode)
+        assert_whole_or_absent(repo, mate)
+    assert run.wait() == 0, run.stderr
+    # the listing goes last: while a file was missing, no pull could check out data/
+    assert 3 in outcomes, outcomes
+    final = artifactctl(repo, "pull")
+    assert final.returncode == 0, final.stderr
+    assert snapshot(repo / "data") == snapshot(mate / "data")
