@@ -113,7 +113,14 @@ def render_pull(console: Console, report: PullReport) -> None:
 def push_command(
     targets: list[str] = typer.Argument(None, help="Only these outputs (default: everything)."),
     remote: str = typer.Option(None, "--remote", "-r", help="Remote to push to (default one)."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel transfers (0: DVC's)."),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        help="Parallel transfers (0: 4 threads a core, up to 16, to a local remote; 32 "
+        "requests to S3; DVC's default to others).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Upload what DVC recorded; local edits of preserved files are not committed or pushed."""
