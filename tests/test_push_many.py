@@ -234,7 +234,7 @@ def etag(server: S3Server, url: str, md5: str) -> str:
 
 
 def test_s3_existence_checks_pick_heads_or_listings_by_round_trips() -> None:
-    from artifactctl.sync.upload_s3 import _estimated_size, _rounds
+    from artifactctl.sync.upload_s3 import _estimated_size, _heads_cheaper, _rounds
 
     # a first page of 1,000 keys that reached folder 3f (64 of 256): about 4,000 objects
     page = [f"{n * 64 // 1000:02x}{'0' * 30}" for n in range(1000)]
@@ -243,6 +243,10 @@ def test_s3_existence_checks_pick_heads_or_listings_by_round_trips() -> None:
     assert _rounds(4000, 16, 32) == 1  # 16 prefixes of 250 keys: one page each, at once
     assert _rounds(1_000_000, 16, 32) == 63  # chains of 63 pages
     assert _rounds(1_000_000, 256, 32) == 32  # 4 pages a prefix, 8 rounds of 32 prefixes
+    assert not _heads_cheaper(200, 4000, 16, 32)  # 16 listings, one round, 4,000 keys
+    assert _heads_cheaper(1000, 1_000_000, 256, 32)  # few objects to a big remote
+    assert _heads_cheaper(10_000, 1_000_000, 256, 32)  # a million keys to parse: HEADs
+    assert not _heads_cheaper(50_000, 1_000_000, 256, 32)
 
 
 @pytest.mark.slow
