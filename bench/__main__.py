@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bench.common import Row
 
-BENCHMARKS = ("startup", "verify", "run", "pull", "clean", "registry", "serve")
+BENCHMARKS = ("startup", "verify", "run", "pull", "push", "clean", "registry", "serve")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench.common import BIN, Row, bench_env, interleaved
 
@@ -30,14 +31,14 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 DVC = str(BIN / "dvc")
 
 
-def _sh(*args: str, cwd: Path, env: dict) -> None:
+def sh(*args: str, cwd: Path, env: dict) -> None:
     subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True)
 
 
-def _make_origin(repo: Path, env: dict, files: int, big_mib: int) -> Path:
+def make_origin(repo: Path, env: dict, files: int, big_mib: int) -> Path:
     repo.mkdir(parents=True)
-    _sh("git", "init", "-q", "-b", "main", cwd=repo, env=env)
-    _sh(DVC, "init", "-q", cwd=repo, env=env)
+    sh("git", "init", "-q", "-b", "main", cwd=repo, env=env)
+    sh(DVC, "init", "-q", cwd=repo, env=env)
     (repo / "pyproject.toml").write_text("[tool.artifactctl]\n")
     data = repo / "data"
     data.mkdir()
@@ -50,26 +51,31 @@ def _make_origin(repo: Path, env: dict, files: int, big_mib: int) -> Path:
         with open(data / "big.bin", "wb") as fh:
             for _ in range(big_mib):
                 fh.write(os.urandom(1 << 20))
-    _sh(DVC, "add", "-q", "data", cwd=repo, env=env)
+    sh(DVC, "add", "-q", "data", cwd=repo, env=env)
     return repo
 
 
-def _publish(origin: Path, remote: str, url: str, env: dict, s3: object | None) -> None:
-    _sh(DVC, "remote", "add", "-f", "-d", remote, url, cwd=origin, env=env)
+def add_remote(origin: Path, remote: str, url: str, env: dict, s3: object | None) -> None:
+    """Make ``url`` the default remote ``remote`` (an S3 one: the server's endpoint, keys)."""
+    sh(DVC, "remote", "add", "-f", "-d", remote, url, cwd=origin, env=env)
     if s3 is not None:
         from s3server import ACCESS_KEY, SECRET_KEY
 
-        _sh(DVC, "remote", "modify", remote, "endpointurl", s3.endpoint, cwd=origin, env=env)  # type: ignore[attr-defined]
+        sh(DVC, "remote", "modify", remote, "endpointurl", s3.endpoint, cwd=origin, env=env)  # type: ignore[attr-defined]
         for key, value in (("access_key_id", ACCESS_KEY), ("secret_access_key", SECRET_KEY)):
-            _sh(DVC, "remote", "modify", "--local", remote, key, value, cwd=origin, env=env)
-    _sh(DVC, "push", "-q", "-r", remote, cwd=origin, env=env)
-    _sh("git", "add", "-A", cwd=origin, env=env)
-    _sh("git", "commit", "-qm", "data", cwd=origin, env=env)
+            sh(DVC, "remote", "modify", "--local", remote, key, value, cwd=origin, env=env)
+
+
+def _publish(origin: Path, remote: str, url: str, env: dict, s3: object | None) -> None:
+    add_remote(origin, remote, url, env, s3)
+    sh(DVC, "push", "-q", "-r", remote, cwd=origin, env=env)
+    sh("git", "add", "-A", cwd=origin, env=env)
+    sh("git", "commit", "-qm", "data", cwd=origin, env=env)
 
 
 def _clone(origin: Path, env: dict) -> Path:
     dest = origin.with_name(origin.name + "-clone")
-    _sh("git", "clone", "-q", str(origin), str(dest), cwd=origin.parent, env=env)
+    sh("git", "clone", "-q", str(origin), str(dest), cwd=origin.parent, env=env)
     if (origin / ".dvc" / "config.local").exists():
         shutil.copy2(origin / ".dvc" / "config.local", dest / ".dvc" / "config.local")
     return dest
@@ -78,7 +84,7 @@ def _clone(origin: Path, env: dict) -> Path:
 def _scenario(
     base: Path, env: dict, name: str, files: int, big_mib: int, runs: int, s3: object | None
 ) -> list[Row]:
-    origin = _make_origin(base / name, env, files, big_mib)
+    origin = make_origin(base / name, env, files, big_mib)
     remote = "s3" if s3 is not None else "local"
     url = s3.url(f"bench-{name}") if s3 is not None else str(base / f"{name}-remote")  # type: ignore[attr-defined]
     _publish(origin, remote, url, env, s3)
@@ -132,9 +138,10 @@ def _scenario(
     return rows
 
 
-def run(quick: bool = False) -> list[Row]:
-    runs = 1 if quick else 3
-    base = Path(tempfile.mkdtemp(prefix="bench-pull-"))
+def workplace(prefix: str) -> tuple[Path, dict, Any]:
+    """A temporary folder, the environment the commands run in there, and an S3 server
+    (SeaweedFS, tests/s3server.py) not started yet."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     env = bench_env(
         DVC_SITE_CACHE_DIR=str(base / "site-cache"),
         GIT_AUTHOR_NAME="bench",
@@ -145,7 +152,12 @@ def run(quick: bool = False) -> list[Row]:
     sys.path.insert(0, str(TESTS))
     from s3server import S3Server
 
-    server = S3Server(base / "s3")
+    return base, env, S3Server(base / "s3")
+
+
+def run(quick: bool = False) -> list[Row]:
+    runs = 1 if quick else 3
+    base, env, server = workplace("bench-pull-")
     rows: list[Row] = []
     try:
         rows += _scenario(base, env, "small10k", 10_000, 0, runs, None)

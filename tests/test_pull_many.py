@@ -22,8 +22,9 @@ from syncsupport import clone
 FILES = 3000
 
 
-def make_origin(base: Path, files: int = FILES) -> Path:
-    """A repo tracking data/ (``files`` small files in folders, one 3 MiB file), pushed."""
+def make_origin(base: Path, files: int = FILES, pushed: bool = True) -> Path:
+    """A repo tracking data/ (``files`` small files in folders, one 3 MiB file), pushed (by
+    DVC) unless ``pushed`` is False."""
     repo = init_repo(base / "origin", base / "remote")
     data = repo / "data"
     for i in range(files):
@@ -32,7 +33,8 @@ def make_origin(base: Path, files: int = FILES) -> Path:
         (sub / f"f{i:05d}.bin").write_bytes(os.urandom(64 + i % 3000))
     (data / "big.bin").write_bytes(os.urandom(3 << 20))
     dvc(repo, "add", "-q", "data")
-    dvc(repo, "push", "-q")
+    if pushed:
+        dvc(repo, "push", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
     return repo

@@ -113,7 +113,14 @@ def render_pull(console: Console, report: PullReport) -> None:
 def push_command(
     targets: list[str] = typer.Argument(None, help="Only these outputs (default: everything)."),
     remote: str = typer.Option(None, "--remote", "-r", help="Remote to push to (default one)."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel transfers (0: DVC's)."),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        help="Parallel transfers (0: 4 threads a core, up to 16, to a local remote; 32 "
+        "requests to S3; DVC's default to others).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Upload what DVC recorded; local edits of preserved files are not committed or pushed."""
@@ -124,6 +131,8 @@ def push_command(
     project = open_project(out)
     report = push(project, targets or None, remote=remote, jobs=jobs, progress=_progress(out))
     out.result(report.to_dict(), lambda console: render_push(console, report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def render_push(console: Console, report: PushReport) -> None:
@@ -137,6 +146,8 @@ def render_push(console: Console, report: PushReport) -> None:
         ("preserved, local differs (not pushed)", str(len(report.held_back))),
         ("missing from the local cache", str(len(report.missing_from_cache))),
     ]
+    if report.failed:
+        rows.append(("not pushed (corrupted or unreadable)", str(len(report.failed))))
     if report.registry is not None:
         rows.append(("registry objects (champions, archive)", str(report.registry.objects)))
     console.print(
@@ -149,6 +160,19 @@ def render_push(console: Console, report: PushReport) -> None:
         )
     for rel in report.missing_from_cache[:20]:
         console.print(f"[red]missing from cache[/red] {rel}")
+    from rich.markup import escape
+
+    failed = [(f.path, f.reason) for f in report.failed]
+    if report.registry is not None:  # the registry's objects are named by their md5
+        failed += sorted(report.registry.failed.items())
+    for path, reason in failed[:20]:
+        console.print(f"[red]not pushed[/red] {escape(path)}: {escape(reason)}")
+    if failed:
+        more = f" ({len(failed) - 20} more in --json)" if len(failed) > 20 else ""
+        console.print(
+            f"[red]{len(failed)} not pushed[/red]{more}: a corrupted cache object is never "
+            "sent; `artifactctl verify --cache` checks the cache"
+        )
     _render_registry(console, report.registry, "in this clone")
 
 

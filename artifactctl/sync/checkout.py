@@ -104,14 +104,16 @@ _local = threading.local()
 
 
 class StepOnce:
-    """The crash step ``pull-writing``: a temporary copy is partly written (once a pull)."""
+    """A crash step reached at the first partly written temporary copy (once a command):
+    ``pull-writing`` by default, ``push-sending`` for push."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "pull-writing") -> None:
+        self.name = name
         self._taken = threading.Lock()  # taken, never released, at the first partial copy
 
     def __call__(self) -> None:
         if self._taken.acquire(blocking=False):
-            step("pull-writing")
+            step(self.name)
 
 
 def working_links(links: Sequence[str], cache_dir: Path, scratch: Path) -> list[str]:

@@ -9,6 +9,9 @@ cache under its name, a crash leaves at worst a temporary file (DVC's own naming
 ``<name>.<tag>.tmp``), and the cache's absence of an object is decided by one
 listing per cache folder, not a stat per object.
 
+Push copies the other way with the same pass (``copy_objects`` with ``UP``,
+from ``sync/upload.py``): a corrupted cache object never reaches the remote.
+
 Remote layout (DVC 3): ``<remote>/files/md5/xx/rest``; ``.dir`` objects alike.
 """
 
@@ -64,10 +67,48 @@ def fetch_local(
     ``on_staging`` is called when a staged copy is partly written.
     """
     wanted = absent_objects(cache_dir, md5s)
+    return copy_objects(
+        remote / "files" / "md5",
+        cache_dir,
+        wanted,
+        way=DOWN,
+        jobs=jobs,
+        on_bytes=on_bytes,
+        stage=stage,
+        on_staging=on_staging,
+    )
+
+
+@dataclass(frozen=True)
+class Way:
+    """Which way objects are copied, for the words of a failure: where the bytes were read
+    (``source``) and where they were going (``dest``)."""
+
+    source: str
+    dest: str
+
+
+DOWN = Way("on the remote", "into the cache")  # fetch
+UP = Way("in the cache", "to the remote")  # push
+
+
+def copy_objects(
+    source: Path,
+    dest_root: Path,
+    wanted: Sequence[str],
+    *,
+    way: Way,
+    jobs: int = 0,
+    on_bytes: Callable[[int], None] | None = None,
+    stage: Path | None = None,
+    on_staging: Callable[[], None] | None = None,
+) -> Fetched:
+    """Copy the objects ``wanted`` from the folder ``source`` (``xx/rest``) into
+    ``dest_root/files/md5/xx/rest`` (folders made), each verified on its way, in parallel."""
     result = Fetched()
     if not wanted:
         return result
-    copier = _ObjectCopier(remote / "files" / "md5", cache_dir, on_bytes)
+    copier = _ObjectCopier(source, dest_root, on_bytes, way)
     copier.stage, copier.on_staging = stage, on_staging
     tasks = [wanted[k : k + BATCH] for k in range(0, len(wanted), BATCH)]
     lock = threading.Lock()
@@ -88,33 +129,42 @@ def fetch_local(
 
 
 class _ObjectCopier:
-    def __init__(self, remote: Path, cache: Path, on_bytes: Callable[[int], None] | None) -> None:
-        self.remote = os.fspath(remote)
-        self.cache = cache
+    def __init__(
+        self,
+        source: Path,
+        dest_root: Path,
+        on_bytes: Callable[[int], None] | None,
+        way: Way = DOWN,
+    ) -> None:
+        self.source = os.fspath(source)
+        self.dest_root = dest_root
         self.on_bytes = on_bytes
+        self.way = way
         self.stage: Path | None = None
         self.on_staging: Callable[[], None] | None = None
 
     def copy(self, md5: str) -> str | None:
         """Copy one object in; None when done, else why it was not."""
-        dst, tmp = cache_paths(self.cache, md5)
+        dst, tmp = cache_paths(self.dest_root, md5)
+        way = self.way
         try:
-            fin = os.open(f"{self.remote}{os.sep}{md5[:2]}{os.sep}{md5[2:]}", os.O_RDONLY)
+            fin = os.open(f"{self.source}{os.sep}{md5[:2]}{os.sep}{md5[2:]}", os.O_RDONLY)
         except FileNotFoundError:
-            return "missing on the remote"
+            return f"missing {way.source}"
         except OSError as exc:
-            return f"unreadable on the remote: {exc.strerror or exc}"
+            return f"unreadable {way.source}: {exc.strerror or exc}"
         staged = os.path.join(self.stage, md5) if self.stage is not None else None
         try:
             actual = self._copy(fin, tmp, staged)
         except OSError as exc:
             _unlink(tmp, staged)
-            if exc.errno == errno.ENOSPC:
-                raise  # the pull turns a full disk into one clear error
-            return f"could not copy it into the cache: {exc.strerror or exc}"
+            if exc.errno == errno.ENOSPC or way is UP:
+                # the command turns a full disk (or a remote it cannot write) into one error
+                raise
+            return f"could not copy it {way.dest}: {exc.strerror or exc}"
         finally:
             os.close(fin)
-        return settle(tmp, dst, md5, actual, staged)
+        return settle(tmp, dst, md5, actual, staged, where=way.source)
 
     def _copy(self, fin: int, tmp: str, staged: str | None) -> str:
         digest = _Md5()
@@ -189,18 +239,37 @@ def cache_paths(cache_dir: Path, md5: str) -> tuple[str, str]:
     return dst, f"{dst}.{os.getpid()}-{threading.get_ident()}.tmp"
 
 
+def object_size(objects: str, md5: str) -> int:
+    """The size of object ``md5`` in the folder ``objects`` (ending with a separator); 0 if
+    absent."""
+    with contextlib.suppress(OSError):
+        return os.stat(f"{objects}{md5[:2]}{os.sep}{md5[2:]}").st_size
+    return 0
+
+
 def open_tmp(tmp: str) -> int:
     # Created read-only (DVC's protection): the descriptor still writes, no chmod needed.
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CACHE_MODE)
 
 
-def settle(tmp: str, dst: str, md5: str, actual: str, staged: str | None = None) -> str | None:
+def settle(
+    tmp: str,
+    dst: str,
+    md5: str,
+    actual: str,
+    staged: str | None = None,
+    where: str = DOWN.source,
+) -> str | None:
     """Rename a written object into place if its bytes have the md5 of its name."""
     if actual != md5.removesuffix(".dir"):
         _unlink(tmp, staged)
-        return f"corrupted on the remote (its bytes have md5 {actual})"
+        return corrupted(actual, where)
     os.replace(tmp, dst)
     return None
+
+
+def corrupted(actual: str, where: str) -> str:
+    return f"corrupted {where} (its bytes have md5 {actual})"
 
 
 def _write(fd: int, view: memoryview) -> None:

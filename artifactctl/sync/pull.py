@@ -54,7 +54,7 @@ from artifactctl.journal import step
 from artifactctl.project import Project
 from artifactctl.scope import repo_path
 from artifactctl.sync.checkout import StepOnce, working_links, write_from_cache
-from artifactctl.sync.fetch import Fetched
+from artifactctl.sync.fetch import Fetched, object_size
 from artifactctl.sync.outputs import cached_outs, expand_outs, local_md5s
 from artifactctl.sync.preserve import is_preserved
 from artifactctl.sync.progress import ProgressFactory, disk_io, no_progress
@@ -214,7 +214,7 @@ class _PullJob:
         step("pull-backups")
         items = [(r.path, selected[r.path]) for r in to_write]
         objects = os.path.join(project.cache_dir, "files", "md5", "")
-        sizes = [_size(objects, md5) for _, md5 in items]
+        sizes = [object_size(objects, md5) for _, md5 in items]
         total = sum(sizes)
         what = "checking out" + (" and verifying" if verify else "")
         with progress(what, total) as advance:
@@ -404,12 +404,6 @@ class _StateWriter:
         with contextlib.suppress(Exception):
             self.opened.result().close()
         self.pool.shutdown()
-
-
-def _size(objects: str, md5: str) -> int:
-    with contextlib.suppress(OSError):
-        return os.stat(f"{objects}{md5[:2]}{os.sep}{md5[2:]}").st_size
-    return 0
 
 
 def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:

@@ -9,6 +9,7 @@ them. Their md5s come from the ledger and ``archived.json``
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +24,27 @@ class RegistryTransfer:
     objects: int  # referenced by the registry
     transferred: int
     missing: list[str] = field(default_factory=list)  # md5s found neither locally nor remotely
+    failed: dict[str, str] = field(default_factory=dict)  # md5 -> why it was not pushed
 
     def to_dict(self) -> dict:
-        return {"objects": self.objects, "transferred": self.transferred, "missing": self.missing}
+        return {
+            "objects": self.objects,
+            "transferred": self.transferred,
+            "missing": self.missing,
+            "failed": self.failed,
+        }
 
 
-def push_registry_objects(project: Project, remote: str, jobs: int = 0) -> RegistryTransfer:
-    """Send every referenced object, first caching the ones only a registry folder holds."""
+def push_registry_objects(
+    project: Project,
+    remote: str,
+    jobs: int = 0,
+    send: Callable[[list[str]], tuple[list[str], dict[str, str]]] | None = None,
+) -> RegistryTransfer:
+    """Send every referenced object, first caching the ones only a registry folder holds.
+
+    ``send(md5s) -> (sent, failed)``: push's own engine for the remote; None: DVC's.
+    """
     from artifactctl.dvc import repo as dvcrepo
 
     refs = referenced_objects(project)
@@ -44,9 +59,12 @@ def push_registry_objects(project: Project, remote: str, jobs: int = 0) -> Regis
             to_cache.append((source, md5))
     if to_cache:
         dvcrepo.cache_files(project.root, to_cache)
-    present = [md5 for md5 in refs if md5 not in missing]
-    sent = dvcrepo.transfer_objects(project.root, present, remote, upload=True, jobs=jobs)
-    return RegistryTransfer(len(refs), sent, missing)
+    present = sorted(md5 for md5 in refs if md5 not in missing)
+    if send is None:
+        sent = dvcrepo.transfer_objects(project.root, present, remote, upload=True, jobs=jobs)
+        return RegistryTransfer(len(refs), sent, missing)
+    done, failed = send(present)
+    return RegistryTransfer(len(refs), len(done), missing, failed)
 
 
 def fetch_registry_objects(project: Project, remote: str, jobs: int = 0) -> RegistryTransfer:
