@@ -38,7 +38,7 @@ class Fetched:
 
     done: list[str] = field(default_factory=list)  # copied in and verified
     failed: dict[str, str] = field(default_factory=dict)
-    staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified second copy
+    staged: set[str] = field(default_factory=set)  # verified second copies: <stage>/<md5>
 
 
 def default_jobs(jobs: int = 0) -> int:
@@ -58,10 +58,10 @@ def fetch_local(
 ) -> Fetched:
     """Copy the objects ``md5s`` that the cache lacks from the local remote ``remote``.
 
-    ``stage``: a folder where each object of a MiB or more is also written, from the
-    same bytes in the same pass (``<stage>/<md5>``, listed in ``staged`` once verified):
-    a checkout by copy then renames it into the workspace instead of copying it again.
-    ``on_staging`` is called when a staged copy is partly written.
+    ``stage``: a folder where each object is also written, from the same bytes in the
+    same pass (``<stage>/<md5>``, listed in ``staged`` once verified): a checkout by copy
+    then renames it into the workspace instead of reading the cache and copying it again.
+    ``on_staging`` is called when a staged copy is partly written (a big object's).
     """
     wanted = absent_objects(cache_dir, md5s)
     result = Fetched()
@@ -78,8 +78,8 @@ def fetch_local(
             with lock:
                 if error is None:
                     result.done.append(md5)
-                    if stage is not None and os.path.exists(staged := os.path.join(stage, md5)):
-                        result.staged[md5] = staged
+                    if stage is not None:
+                        result.staged.add(md5)
                 else:
                     result.failed[md5] = error
 
@@ -94,10 +94,11 @@ class _ObjectCopier:
         self.on_bytes = on_bytes
         self.stage: Path | None = None
         self.on_staging: Callable[[], None] | None = None
+        self.pid = os.getpid()
 
     def copy(self, md5: str) -> str | None:
         """Copy one object in; None when done, else why it was not."""
-        dst, tmp = cache_paths(self.cache, md5)
+        dst, tmp = cache_paths(self.cache, md5, self.pid)
         try:
             fin = os.open(f"{self.remote}{os.sep}{md5[:2]}{os.sep}{md5[2:]}", os.O_RDONLY)
         except FileNotFoundError:
@@ -120,16 +121,16 @@ class _ObjectCopier:
         digest = _Md5()
         outs = [open_tmp(tmp)]
         try:
+            if staged is not None:  # the workspace copy, written from the same bytes
+                outs.append(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+            first = True
             while data := os.read(fin, CHUNK):
                 digest.update(data)
-                opened = len(outs) == 1 and staged is not None and len(data) == CHUNK
-                if opened:
-                    # a big object: its workspace copy is written from these same bytes
-                    outs.append(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
                 for fout in outs:
                     _write(fout, memoryview(data))
-                if opened and self.on_staging:
-                    self.on_staging()
+                if first and staged is not None and self.on_staging and len(data) == CHUNK:
+                    self.on_staging()  # a big object's copy is partly written
+                first = False
                 if self.on_bytes:
                     self.on_bytes(len(data))
         finally:
@@ -183,10 +184,10 @@ def absent_objects(cache_dir: Path, md5s: Iterable[str]) -> list[str]:
     return wanted
 
 
-def cache_paths(cache_dir: Path, md5: str) -> tuple[str, str]:
+def cache_paths(cache_dir: Path, md5: str, pid: int = 0) -> tuple[str, str]:
     """An object's place in the cache and the temporary name it is written to first."""
     dst = os.path.join(cache_dir, "files", "md5", md5[:2], md5[2:])
-    return dst, f"{dst}.{os.getpid()}-{threading.get_ident()}.tmp"
+    return dst, f"{dst}.{pid or os.getpid()}-{threading.get_ident()}.tmp"
 
 
 def open_tmp(tmp: str) -> int:

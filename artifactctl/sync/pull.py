@@ -167,7 +167,7 @@ class _PullJob:
     remote_path: Path | None = None  # a local remote's folder
     unfetched: dict[str, str] = field(default_factory=dict)  # md5 -> why the fetch failed
     verified: set[str] = field(default_factory=set)  # objects this pull hashed on the way in
-    staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified workspace copy
+    staged: set[str] = field(default_factory=set)  # objects with a verified copy in scratch
     expanded: list = field(default_factory=list)  # the fetch's expand_outs, reused by plan
 
     def not_fetched(self, what: str) -> RemoteError:
@@ -213,8 +213,7 @@ class _PullJob:
         _make_backups(project, [r for r in to_write if r.state == "backed_up"], selected)
         step("pull-backups")
         items = [(r.path, selected[r.path]) for r in to_write]
-        objects = os.path.join(project.cache_dir, "files", "md5", "")
-        sizes = [_size(objects, md5) for _, md5 in items]
+        sizes = _sizes(project, items, self.staged)
         total = sum(sizes)
         what = "checking out" + (" and verifying" if verify else "")
         with progress(what, total) as advance:
@@ -298,7 +297,10 @@ class _PullJob:
                 listing = f"{out.path}: its directory listing {out.md5}"
                 raise self.not_fetched(self._why(listing, out.md5 or ""))
         all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
-        selected = {rel: md5 for rel, md5 in all_files.items() if scope.selected(rel, wanted)}
+        if wanted:
+            selected = {rel: md5 for rel, md5 in all_files.items() if scope.selected(rel, wanted)}
+        else:
+            selected = all_files
         unknown = prefer - set(selected)
         if unknown:
             raise UsageError(
@@ -406,10 +408,22 @@ class _StateWriter:
         self.pool.shutdown()
 
 
-def _size(objects: str, md5: str) -> int:
-    with contextlib.suppress(OSError):
-        return os.stat(f"{objects}{md5[:2]}{os.sep}{md5[2:]}").st_size
-    return 0
+def _sizes(project: Project, items: list[tuple[str, str]], staged: set[str]) -> list[int]:
+    """Bytes each file's checkout copies: none for the first file of a staged object (a
+    rename), else its cache object's size (0 if absent)."""
+    objects = os.path.join(project.cache_dir, "files", "md5", "")
+    renamed: set[str] = set()
+    sizes = []
+    for _, md5 in items:
+        if md5 in staged and md5 not in renamed:
+            renamed.add(md5)
+            sizes.append(0)
+            continue
+        try:
+            sizes.append(os.stat(f"{objects}{md5[:2]}{os.sep}{md5[2:]}").st_size)
+        except OSError:
+            sizes.append(0)
+    return sizes
 
 
 def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
