@@ -17,8 +17,8 @@ pull, in order:
    then replaced). Nothing is discarded without a backup.
 4. Write, file by file (artifactctl/sync/checkout.py), as DVC's ``cache.type``
    says: a copy is made under a temporary name, hashed on the way, and renamed
-   over the workspace path only if the bytes written have the recorded MD5 (big
-   files fetched by this pull got that copy in the fetch's pass); a link
+   over the workspace path only if the bytes written have the recorded MD5 (files
+   fetched by this pull got that copy in the fetch's pass); a link
    (reflink, hardlink, symlink) is made to a verified cache object and renamed
    in the same way. So a corrupted cache object never reaches the workspace,
    and DVC's checkout never deletes a preserved or extra file.
@@ -208,6 +208,8 @@ class _PullJob:
         with progress(f"fetching from '{remote_name}'", expected_bytes) as advance:
             fetched = self.fetch(advance, stage, started)
         step("pull-fetched")
+        if state is not None:
+            state.open()  # on its thread, while the pull plans and writes
         selected, results = self.plan()
         to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
         _make_backups(project, [r for r in to_write if r.state == "backed_up"], selected)
@@ -382,29 +384,38 @@ STATE_BATCH = 5000  # files told to DVC's state at a time: memory stays flat
 class _StateWriter:
     """DVC's state database, told the md5 of the files written and verified (as DVC's
     checkout does, so `dvc status` does not re-read them). Best effort: the state is only
-    a cache of hashes. Importing DVC and opening the repository takes about a second, so
-    it starts on a thread while the pull fetches and writes."""
+    a cache of hashes. Importing DVC and opening the repository takes about 0.3 s, so it
+    is done on a thread while the pull plans and writes the workspace: not during the
+    fetch, whose threads it would slow by more than that (importing holds the GIL, which
+    the fetch's threads take back after every read and write)."""
 
     def __init__(self, project: Project) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from artifactctl.dvc import repo as dvcrepo
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         self.project = project
         self.pool = ThreadPoolExecutor(max_workers=1)
-        self.opened = self.pool.submit(dvcrepo.open_repo, project.root)
+        self.opened: Future | None = None
+
+    def open(self) -> None:
+        from artifactctl.dvc import repo as dvcrepo
+
+        if self.opened is None:
+            self.opened = self.pool.submit(dvcrepo.open_repo, self.project.root)
 
     def record(self, files: list[tuple[str, str]]) -> None:
         from artifactctl.dvc import repo as dvcrepo
 
+        self.open()
+        assert self.opened is not None
         with contextlib.suppress(Exception):
             for k in range(0, len(files), STATE_BATCH):  # DVC builds a list per call
                 chunk = files[k : k + STATE_BATCH]
                 dvcrepo.record_hashes(self.opened.result(), self.project.root, chunk)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.opened.result().close()
+        if self.opened is not None:
+            with contextlib.suppress(Exception):
+                self.opened.result().close()
         self.pool.shutdown()
 
 
