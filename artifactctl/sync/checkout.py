@@ -28,9 +28,9 @@ from pathlib import Path, PurePosixPath
 
 from artifactctl.journal import step
 from artifactctl.safepath import check_no_links
+from artifactctl.sync.fetch import thread_buffer
 from artifactctl.workers import run_all
 
-CHUNK = 1 << 20  # reads and writes of 1 MiB
 SMALL = 1 << 20  # files below this are copied by batches of them per task
 BATCH = 64  # small files per worker task
 LINKS = ("reflink", "hardlink", "symlink", "copy")
@@ -101,9 +101,6 @@ def write_from_cache(
     return [r for r in results if r is not None]
 
 
-_local = threading.local()
-
-
 class StepOnce:
     """The crash step ``pull-writing``: a temporary copy is partly written (once a pull)."""
 
@@ -144,14 +141,6 @@ def working_links(links: Sequence[str], cache_dir: Path, scratch: Path) -> list[
         return links[-1:]
     finally:
         _unlink(os.fspath(src))
-
-
-def _buffer() -> memoryview:
-    """One reusable buffer per thread (a fresh 1 MiB per read costs page faults)."""
-    view = getattr(_local, "view", None)
-    if view is None:
-        view = _local.view = memoryview(bytearray(CHUNK))
-    return view
 
 
 class _Copier:
@@ -252,7 +241,7 @@ class _Copier:
                 self.on_bytes(os.stat(tmp).st_size)
             return None
         digest = hashlib.md5()
-        buffer = _buffer()
+        buffer = thread_buffer()
         fin = os.open(src, os.O_RDONLY)
         try:
             fout = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -295,7 +284,7 @@ def _link(link: str, src: str | Path, tmp: str) -> None:
 
 def _hash_file(path: str) -> str:
     digest = hashlib.md5()
-    buffer = _buffer()
+    buffer = thread_buffer()
     fd = os.open(path, os.O_RDONLY)
     try:
         while n := os.readv(fd, [buffer]):

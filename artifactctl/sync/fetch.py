@@ -27,7 +27,11 @@ from pathlib import Path
 from artifactctl.dvc.tracked import objects_absent
 from artifactctl.workers import run_all
 
-CHUNK = 1 << 20  # reads of 1 MiB: a big object streams, a small one is one read
+# Reads and writes of 256 KiB: a big object streams, a small one is one read. Writes from
+# a 1 MiB buffer cost here 2-4x the system time of 256 KiB ones (the buffer falls out of
+# the CPU's cache between the read and the two writes): a 1 GiB fetch took 3.5 s, now 2.3.
+CHUNK = 256 << 10
+RING = 8  # a big object's buffers: at most 2 MiB read and not yet hashed
 BATCH = 64  # objects per worker task
 CACHE_MODE = 0o444  # DVC's LocalHashFileDB.CACHE_MODE: cache objects are read-only
 
@@ -124,15 +128,16 @@ class _ObjectCopier:
             if staged is not None:  # the workspace copy, written from the same bytes
                 outs.append(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
             first = True
-            while data := os.read(fin, CHUNK):
-                digest.update(data)
+            while n := os.readv(fin, [buffer := digest.buffer()]):
+                digest.update(buffer, n)
+                view = buffer[:n]
                 for fout in outs:
-                    _write(fout, memoryview(data))
-                if first and staged is not None and self.on_staging and len(data) == CHUNK:
+                    _write(fout, view)
+                if first and staged is not None and self.on_staging and n == CHUNK:
                     self.on_staging()  # a big object's copy is partly written
                 first = False
                 if self.on_bytes:
-                    self.on_bytes(len(data))
+                    self.on_bytes(n)
         finally:
             for fout in outs:
                 os.close(fout)
@@ -141,38 +146,62 @@ class _ObjectCopier:
 
 
 class _Md5:
-    """The md5 of a stream of chunks: the first hashed at once, the rest (a big object's) on
-    a thread of its own, so that hashing overlaps the reads and writes (hashlib releases the
-    GIL). The same bytes are hashed and written, in order."""
+    """The md5 of a stream of chunks read into the buffers it lends: the first chunk is
+    hashed at once, the rest (a big object's) on a thread of its own, so that hashing
+    overlaps the reads and writes (hashlib releases the GIL). The same bytes are hashed
+    and written, in order. A big object's chunks go round a few buffers, each lent again
+    once hashed (and written: the writes are done before the next buffer is asked for)."""
 
     def __init__(self) -> None:
         self.md5 = hashlib.md5()
-        self.started = False  # a first chunk was hashed
-        self.chunks: queue.Queue[bytes | None] | None = None
+        self.chunks = 0
+        self.free: queue.SimpleQueue[memoryview] | None = None
+        self.full: queue.SimpleQueue[tuple[memoryview, int] | None] | None = None
         self.thread: threading.Thread | None = None
 
-    def update(self, data: bytes) -> None:
-        if self.chunks is None:
-            if not self.started:  # the first chunk: most objects have only this one
-                self.started = True
-                self.md5.update(data)
-                return
-            self.chunks = queue.Queue(maxsize=8)  # at most 8 MiB waiting to be hashed
+    def buffer(self) -> memoryview:
+        """Where the next chunk is read to; waits while every buffer is still unhashed."""
+        if self.chunks == 0:
+            return thread_buffer()  # the first chunk is hashed before the next read
+        if self.free is None:
+            self.free, self.full = queue.SimpleQueue(), queue.SimpleQueue()
+            for _ in range(RING):
+                self.free.put(memoryview(bytearray(CHUNK)))
             self.thread = threading.Thread(target=self._hash, name="md5", daemon=True)
             self.thread.start()
-        self.chunks.put(data)
+        return self.free.get()
+
+    def update(self, buffer: memoryview, n: int) -> None:
+        self.chunks += 1
+        if self.full is None:
+            self.md5.update(buffer[:n])
+        else:
+            self.full.put((buffer, n))
 
     def _hash(self) -> None:
-        assert self.chunks is not None
-        while (data := self.chunks.get()) is not None:
-            self.md5.update(data)
+        assert self.free is not None and self.full is not None
+        while (item := self.full.get()) is not None:
+            self.md5.update(item[0][: item[1]])
+            self.free.put(item[0])
 
     def hexdigest(self) -> str:
-        if self.chunks is not None and self.thread is not None:
-            self.chunks.put(None)
+        if self.full is not None and self.thread is not None:
+            self.full.put(None)
             self.thread.join()
-            self.chunks = None
+            self.full = None
         return self.md5.hexdigest()
+
+
+_local = threading.local()
+
+
+def thread_buffer() -> memoryview:
+    """One reusable buffer of CHUNK bytes per thread (a fresh one per read costs page
+    faults): the fetch's first chunk of each object, the checkout's copies."""
+    view = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(CHUNK))
+    return view
 
 
 def absent_objects(cache_dir: Path, md5s: Iterable[str]) -> list[str]:
