@@ -98,11 +98,10 @@ class _ObjectCopier:
         self.on_bytes = on_bytes
         self.stage: Path | None = None
         self.on_staging: Callable[[], None] | None = None
-        self.pid = os.getpid()
 
     def copy(self, md5: str) -> str | None:
         """Copy one object in; None when done, else why it was not."""
-        dst, tmp = cache_paths(self.cache, md5, self.pid)
+        dst, tmp = cache_paths(self.cache, md5)
         try:
             fin = os.open(f"{self.remote}{os.sep}{md5[:2]}{os.sep}{md5[2:]}", os.O_RDONLY)
         except FileNotFoundError:
@@ -146,8 +145,8 @@ class _ObjectCopier:
 
 
 class _Md5:
-    """The md5 of a stream of chunks read into the buffers it lends: the first chunk is
-    hashed at once, the rest (a big object's) on a thread of its own, so that hashing
+    """The md5 of a stream of chunks read into the buffers it lends: the first two chunks
+    are hashed at once, the rest (a big object's) on a thread of its own, so that hashing
     overlaps the reads and writes (hashlib releases the GIL). The same bytes are hashed
     and written, in order. A big object's chunks go round a few buffers, each lent again
     once hashed (and written: the writes are done before the next buffer is asked for)."""
@@ -161,8 +160,10 @@ class _Md5:
 
     def buffer(self) -> memoryview:
         """Where the next chunk is read to; waits while every buffer is still unhashed."""
-        if self.chunks == 0:
-            return thread_buffer()  # the first chunk is hashed before the next read
+        if self.chunks < 2:
+            # The first two chunks are hashed before the next read: a small object's
+            # second read finds its end, and costs no thread.
+            return thread_buffer()
         if self.free is None:
             self.free, self.full = queue.SimpleQueue(), queue.SimpleQueue()
             for _ in range(RING):
@@ -213,10 +214,10 @@ def absent_objects(cache_dir: Path, md5s: Iterable[str]) -> list[str]:
     return wanted
 
 
-def cache_paths(cache_dir: Path, md5: str, pid: int = 0) -> tuple[str, str]:
+def cache_paths(cache_dir: Path, md5: str) -> tuple[str, str]:
     """An object's place in the cache and the temporary name it is written to first."""
     dst = os.path.join(cache_dir, "files", "md5", md5[:2], md5[2:])
-    return dst, f"{dst}.{pid or os.getpid()}-{threading.get_ident()}.tmp"
+    return dst, f"{dst}.{os.getpid()}-{threading.get_ident()}.tmp"
 
 
 def open_tmp(tmp: str) -> int:
