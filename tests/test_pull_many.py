@@ -114,6 +114,36 @@ def test_corrupted_remote_objects_are_named_and_never_reach_cache_or_workspace(
     assert_whole_or_absent(repo, origin)
 
 
+def test_pull_by_copy_gives_each_file_of_a_shared_object_its_own_copy(tmp_path: Path) -> None:
+    """The fetch writes one workspace copy per object in its pass; the other files with the
+    same content are copied from the cache, and no file shares another's inode."""
+    repo = init_repo(tmp_path / "origin", tmp_path / "remote")
+    data = repo / "data"
+    data.mkdir()
+    small, big, empty = os.urandom(100), os.urandom(3 << 20), b""
+    for name, content in (("a", small), ("b", small), ("c", big), ("d", big)):
+        (data / f"{name}.bin").write_bytes(content)
+    (data / "e.bin").write_bytes(empty)
+    (data / "f.bin").write_bytes(empty)
+    dvc(repo, "add", "-q", "data")
+    dvc(repo, "push", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    dest = clone(repo, tmp_path / "clone", tmp_path / "remote")
+    dvc(dest, "config", "cache.type", "copy")
+    result = artifactctl(dest, "pull", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["pulled"] == 6
+    assert snapshot(dest / "data") == snapshot(data)
+    inodes = {os.stat(p).st_ino for p in (dest / "data").iterdir()}
+    assert len(inodes) == 6
+    for path in (dest / "data").iterdir():
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o200, path  # the user's own copy
+    assert not list((dest / ".dvc" / "tmp" / "artifactctl" / "journal").glob("pull-*"))
+    status = dvc(dest, "status", "--json")
+    assert json.loads(status.stdout) == {}, status.stdout
+
+
 def test_no_verify_from_a_corrupted_cache_object_is_not_recorded_as_up_to_date(
     tmp_path: Path,
 ) -> None:

@@ -28,9 +28,9 @@ from pathlib import Path, PurePosixPath
 
 from artifactctl.journal import step
 from artifactctl.safepath import check_no_links
+from artifactctl.sync.fetch import thread_buffer
 from artifactctl.workers import run_all
 
-CHUNK = 1 << 20  # reads and writes of 1 MiB
 SMALL = 1 << 20  # files below this are copied by batches of them per task
 BATCH = 64  # small files per worker task
 LINKS = ("reflink", "hardlink", "symlink", "copy")
@@ -60,7 +60,7 @@ def write_from_cache(
     on_bytes: Callable[[int], None] | None = None,
     links: Sequence[str] = DEFAULT_LINKS,
     verified: Collection[str] = (),
-    staged: dict[str, str] | None = None,
+    staged: Collection[str] = (),
     started: StepOnce | None = None,
 ) -> list[Written]:
     """Write each (repository-relative path, recorded md5) from the cache into ``root``.
@@ -72,8 +72,9 @@ def write_from_cache(
     exactly as it was. ``scratch`` holds the temporary copies (a folder that
     crash recovery removes), normally on the workspace's filesystem. ``verified``:
     objects whose bytes this process has just hashed (a link to them is not re-read);
-    ``staged``: md5 -> a verified copy the fetch wrote beside the cache object from the
-    same bytes (by copy, the first file with that md5 is renamed from it, not copied).
+    ``staged``: objects of which the fetch wrote a verified copy, ``<scratch>/<md5>``, from
+    the same bytes as the cache's (by copy, the first file with that md5 is renamed from
+    it, not copied).
     ``started``: the crash step ``pull-writing``, shared with the fetch that stages.
     """
     scratch.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ def write_from_cache(
     copier = _Copier(root, cache_dir, scratch, verify, on_bytes)
     copier.links = [t for t in links if t in LINKS] or list(DEFAULT_LINKS)
     copier.verified = verified
-    copier.staged = staged if staged is not None else {}
+    copier.staged = staged if isinstance(staged, set) else set(staged)  # taken as they go
     copier.started = started or StepOnce()
     sized = list(enumerate(sizes))
     big = [i for i, size in sorted(sized, key=lambda x: -x[1]) if size >= SMALL]
@@ -98,9 +99,6 @@ def write_from_cache(
 
     run_all(run, tasks, jobs or min(16, (os.cpu_count() or 1) * 4))
     return [r for r in results if r is not None]
-
-
-_local = threading.local()
 
 
 class StepOnce:
@@ -147,14 +145,6 @@ def working_links(links: Sequence[str], cache_dir: Path, scratch: Path) -> list[
         _unlink(os.fspath(src))
 
 
-def _buffer() -> memoryview:
-    """One reusable buffer per thread (a fresh 1 MiB per read costs page faults)."""
-    view = getattr(_local, "view", None)
-    if view is None:
-        view = _local.view = memoryview(bytearray(CHUNK))
-    return view
-
-
 class _Copier:
     def __init__(
         self,
@@ -174,7 +164,7 @@ class _Copier:
         self.base = os.path.join(root, "")
         self.links: list[str] = list(DEFAULT_LINKS)
         self.verified: Collection[str] = ()
-        self.staged: dict[str, str] = {}
+        self.staged: set[str] = set()
         self.started = StepOnce()
         self._dropping = threading.Lock()
 
@@ -182,8 +172,12 @@ class _Copier:
         self.started()
 
     def _take_staged(self, md5: str) -> str | None:
+        """The fetch's verified copy of ``md5``, for the first file that asks."""
         with self._dropping:
-            return self.staged.pop(md5, None)
+            if md5 not in self.staged:
+                return None
+            self.staged.discard(md5)
+        return f"{self.scratch}{os.sep}{md5}"
 
     def copy(self, index: int, rel: str, md5: str) -> Written:
         # strings, not Paths: at 50,000 files pathlib's joins were a tenth of the pull
@@ -191,6 +185,9 @@ class _Copier:
         dst = f"{self.base}{rel}"
         tmp = f"{self.scratch}{os.sep}{self.tag}-{index}"
         try:
+            if self.links[0] == "copy" and (staged := self._take_staged(md5)) is not None:
+                _replace(staged, dst)  # verified as it was written, from the fetched bytes
+                return Written(rel)
             try:
                 actual = self._make(src, tmp, md5)
             except FileNotFoundError:
@@ -218,10 +215,6 @@ class _Copier:
         while True:
             link = self.links[0]
             if link == "copy":
-                staged = self._take_staged(md5)
-                if staged is not None:  # verified as it was written, from the fetched bytes
-                    os.replace(staged, tmp)
-                    return md5
                 return self._copy_hashing(src, tmp)
             checked = None
             if self.verify and md5 not in self.verified:
@@ -250,7 +243,7 @@ class _Copier:
                 self.on_bytes(os.stat(tmp).st_size)
             return None
         digest = hashlib.md5()
-        buffer = _buffer()
+        buffer = thread_buffer()
         fin = os.open(src, os.O_RDONLY)
         try:
             fout = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -293,7 +286,7 @@ def _link(link: str, src: str | Path, tmp: str) -> None:
 
 def _hash_file(path: str) -> str:
     digest = hashlib.md5()
-    buffer = _buffer()
+    buffer = thread_buffer()
     fd = os.open(path, os.O_RDONLY)
     try:
         while n := os.readv(fd, [buffer]):

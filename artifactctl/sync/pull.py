@@ -17,8 +17,8 @@ pull, in order:
    then replaced). Nothing is discarded without a backup.
 4. Write, file by file (artifactctl/sync/checkout.py), as DVC's ``cache.type``
    says: a copy is made under a temporary name, hashed on the way, and renamed
-   over the workspace path only if the bytes written have the recorded MD5 (big
-   files fetched by this pull got that copy in the fetch's pass); a link
+   over the workspace path only if the bytes written have the recorded MD5 (files
+   fetched by this pull got that copy in the fetch's pass); a link
    (reflink, hardlink, symlink) is made to a verified cache object and renamed
    in the same way. So a corrupted cache object never reaches the workspace,
    and DVC's checkout never deletes a preserved or extra file.
@@ -167,7 +167,7 @@ class _PullJob:
     remote_path: Path | None = None  # a local remote's folder
     unfetched: dict[str, str] = field(default_factory=dict)  # md5 -> why the fetch failed
     verified: set[str] = field(default_factory=set)  # objects this pull hashed on the way in
-    staged: dict[str, str] = field(default_factory=dict)  # md5 -> its verified workspace copy
+    staged: set[str] = field(default_factory=set)  # objects with a verified copy in scratch
     expanded: list = field(default_factory=list)  # the fetch's expand_outs, reused by plan
 
     def not_fetched(self, what: str) -> RemoteError:
@@ -208,13 +208,14 @@ class _PullJob:
         with progress(f"fetching from '{remote_name}'", expected_bytes) as advance:
             fetched = self.fetch(advance, stage, started)
         step("pull-fetched")
+        if state is not None:
+            state.open()  # on its thread, while the pull plans and writes
         selected, results = self.plan()
         to_write = [r for r in results.values() if r.state in ("pulled", "backed_up")]
         _make_backups(project, [r for r in to_write if r.state == "backed_up"], selected)
         step("pull-backups")
         items = [(r.path, selected[r.path]) for r in to_write]
-        objects = os.path.join(project.cache_dir, "files", "md5", "")
-        sizes = [object_size(objects, md5) for _, md5 in items]
+        sizes = _sizes(project, items, self.staged)
         total = sum(sizes)
         what = "checking out" + (" and verifying" if verify else "")
         with progress(what, total) as advance:
@@ -298,7 +299,10 @@ class _PullJob:
                 listing = f"{out.path}: its directory listing {out.md5}"
                 raise self.not_fetched(self._why(listing, out.md5 or ""))
         all_files = {rel: md5 for _, files in expanded for rel, md5 in (files or {}).items()}
-        selected = {rel: md5 for rel, md5 in all_files.items() if scope.selected(rel, wanted)}
+        if wanted:
+            selected = {rel: md5 for rel, md5 in all_files.items() if scope.selected(rel, wanted)}
+        else:
+            selected = all_files
         unknown = prefer - set(selected)
         if unknown:
             raise UsageError(
@@ -380,30 +384,54 @@ STATE_BATCH = 5000  # files told to DVC's state at a time: memory stays flat
 class _StateWriter:
     """DVC's state database, told the md5 of the files written and verified (as DVC's
     checkout does, so `dvc status` does not re-read them). Best effort: the state is only
-    a cache of hashes. Importing DVC and opening the repository takes about a second, so
-    it starts on a thread while the pull fetches and writes."""
+    a cache of hashes. Importing DVC and opening the repository takes about 0.3 s, so it
+    is done on a thread while the pull plans and writes the workspace: not during the
+    fetch, whose threads it would slow by more than that (importing holds the GIL, which
+    the fetch's threads take back after every read and write)."""
 
     def __init__(self, project: Project) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from artifactctl.dvc import repo as dvcrepo
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         self.project = project
         self.pool = ThreadPoolExecutor(max_workers=1)
-        self.opened = self.pool.submit(dvcrepo.open_repo, project.root)
+        self.opened: Future | None = None
+
+    def open(self) -> None:
+        from artifactctl.dvc import repo as dvcrepo
+
+        if self.opened is None:
+            self.opened = self.pool.submit(dvcrepo.open_repo, self.project.root)
 
     def record(self, files: list[tuple[str, str]]) -> None:
         from artifactctl.dvc import repo as dvcrepo
 
+        self.open()
+        assert self.opened is not None
         with contextlib.suppress(Exception):
             for k in range(0, len(files), STATE_BATCH):  # DVC builds a list per call
                 chunk = files[k : k + STATE_BATCH]
                 dvcrepo.record_hashes(self.opened.result(), self.project.root, chunk)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.opened.result().close()
+        if self.opened is not None:
+            with contextlib.suppress(Exception):
+                self.opened.result().close()
         self.pool.shutdown()
+
+
+def _sizes(project: Project, items: list[tuple[str, str]], staged: set[str]) -> list[int]:
+    """Bytes each file's checkout copies: none for the first file of a staged object (a
+    rename), else its cache object's size (0 if absent)."""
+    objects = os.path.join(project.cache_dir, "files", "md5", "")
+    renamed: set[str] = set()
+    sizes = []
+    for _, md5 in items:
+        if md5 in staged and md5 not in renamed:
+            renamed.add(md5)
+            sizes.append(0)
+        else:
+            sizes.append(object_size(objects, md5))
+    return sizes
 
 
 def _bytes_to_fetch(project: Project, outs: list[TrackedOut]) -> float | None:
