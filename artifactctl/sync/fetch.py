@@ -161,7 +161,7 @@ class _ObjectCopier:
         try:
             actual = self._copy(fin, tmp, staged)
         except OSError as exc:
-            _unlink(tmp, staged)
+            unlink_all(tmp, staged)
             if exc.errno == errno.ENOSPC or way is UP:
                 # the command turns a full disk (or a remote it cannot write) into one error
                 raise
@@ -181,7 +181,7 @@ class _ObjectCopier:
                 digest.update(buffer, n)
                 view = buffer[:n]
                 for fout in outs:
-                    _write(fout, view)
+                    write_all(fout, view)
                 if first and staged is not None and self.on_staging and n == CHUNK:
                     self.on_staging()  # a big object's copy is partly written
                 first = False
@@ -293,7 +293,7 @@ def settle(
 ) -> str | None:
     """Rename a written object into place if its bytes have the md5 of its name."""
     if actual != md5.removesuffix(".dir"):
-        _unlink(tmp, staged)
+        unlink_all(tmp, staged)
         return corrupted(actual, where)
     os.replace(tmp, dst)
     return None
@@ -303,12 +303,12 @@ def corrupted(actual: str, where: str) -> str:
     return f"corrupted {where} (its bytes have md5 {actual})"
 
 
-def _write(fd: int, view: memoryview) -> None:
+def write_all(fd: int, view: memoryview) -> None:
     while view:
         view = view[os.write(fd, view) :]
 
 
-def _unlink(*paths: str | None) -> None:
+def unlink_all(*paths: str | None) -> None:
     for path in paths:
         if path is not None:
             with contextlib.suppress(FileNotFoundError):

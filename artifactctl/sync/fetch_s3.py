@@ -5,8 +5,12 @@ from the repository's DVC config: endpoint, credentials, profile, encryption), a
 for through ``artifactctl.dvc.repo``; its connection pool is widened to the number of
 concurrent requests. Each object streams into a temporary name in its cache folder
 while it is hashed and is renamed into place only if the md5 matches (as in
-``sync/fetch.py``), so a corrupted or half-pushed object never enters the cache.
-An error other than "no such object" (network, credentials) stops the fetch.
+``sync/fetch.py``), so a corrupted or half-pushed object never enters the cache; with
+a ``stage``, its workspace copy is written from the same bytes (the checkout renames it).
+The requests run on s3fs's event loop and every file system call on a thread pool: a
+file creation takes a millisecond or more on a busy disk, and on the loop it held up every
+request (a small object is one hop to a thread: write both copies, rename). An error
+other than "no such object" (network, credentials) stops the fetch.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +28,11 @@ from artifactctl.sync.fetch import (
     Fetched,
     absent_objects,
     cache_paths,
+    default_jobs,
     open_tmp,
     settle,
+    unlink_all,
+    write_all,
 )
 
 REQUESTS = 32  # concurrent GETs: small objects are latency, not bandwidth
@@ -42,8 +50,14 @@ def fetch_s3(
     *,
     jobs: int = 0,
     on_bytes: Callable[[int], None] | None = None,
+    stage: Path | None = None,
+    on_staging: Callable[[], None] | None = None,
 ) -> Fetched:
-    """Download the objects ``md5s`` that the cache lacks from the S3 remote ``remote``."""
+    """Download the objects ``md5s`` that the cache lacks from the S3 remote ``remote``.
+
+    ``stage`` and ``on_staging`` as for ``fetch_local``: each object's workspace copy is
+    written from the same bytes in the same pass (``<stage>/<md5>``, listed in ``staged``).
+    """
     from artifactctl.dvc import repo as dvcrepo
 
     wanted = absent_objects(cache_dir, md5s)
@@ -54,68 +68,122 @@ def fetch_s3(
     with (
         dvcrepo.session(root) as repo,
         dvcrepo.remote_op(f"fetching from remote '{remote}'"),
+        ThreadPoolExecutor(default_jobs(), thread_name_prefix="fetch-s3") as files,
     ):
         s3, base = dvcrepo.remote_filesystem(repo, remote, pool=requests)
         from fsspec.asyn import sync
 
-        sync(s3.loop, _fetch_all, s3, base, cache_dir, wanted, requests, on_bytes, result)
+        fetcher = _Fetcher(s3, base, cache_dir, files, on_bytes, stage, on_staging)
+        sync(s3.loop, fetcher.fetch_all, wanted, requests, result)
     return result
 
 
-async def _fetch_all(
-    s3: Any,
-    base: str,
-    cache_dir: Path,
-    wanted: list[str],
-    requests: int,
-    on_bytes: Callable[[int], None] | None,
-    result: Fetched,
-) -> None:
-    queue = iter(wanted)
+class _Fetcher:
+    """GETs on the event loop; every file system call (create, write, rename) on the
+    thread pool ``files``, so that a slow file creation never holds up the requests."""
 
-    async def worker() -> None:
-        for md5 in queue:  # workers share one iterator: memory stays flat
-            error = await _fetch_one(s3, f"{base}/{md5[:2]}/{md5[2:]}", cache_dir, md5, on_bytes)
-            if error is None:
-                result.done.append(md5)
-            else:
-                result.failed[md5] = error
+    def __init__(
+        self,
+        s3: Any,
+        base: str,
+        cache_dir: Path,
+        files: ThreadPoolExecutor,
+        on_bytes: Callable[[int], None] | None,
+        stage: Path | None,
+        on_staging: Callable[[], None] | None,
+    ) -> None:
+        self.s3, self.base, self.cache_dir, self.files = s3, base, cache_dir, files
+        self.on_bytes, self.stage, self.on_staging = on_bytes, stage, on_staging
 
-    await asyncio.gather(*(worker() for _ in range(min(requests, len(wanted)))))
+    async def fetch_all(self, wanted: list[str], requests: int, result: Fetched) -> None:
+        queue = iter(wanted)
 
+        async def worker() -> None:
+            for md5 in queue:  # workers share one iterator: memory stays flat
+                error = await self.fetch_one(md5)
+                if error is None:
+                    result.done.append(md5)
+                    if self.stage is not None:
+                        result.staged.add(md5)
+                else:
+                    result.failed[md5] = error
 
-async def _fetch_one(
-    s3: Any, key: str, cache_dir: Path, md5: str, on_bytes: Callable[[int], None] | None
-) -> str | None:
-    bucket, path, _ = s3.split_path(key)
-    try:
-        response = await s3._call_s3("get_object", Bucket=bucket, Key=path)
-    except FileNotFoundError:
-        return "missing on the remote"
-    dst, tmp = cache_paths(cache_dir, md5)
-    digest = hashlib.md5()
-    body = response["Body"]
-    fd = open_tmp(tmp)
-    try:
+        await asyncio.gather(*(worker() for _ in range(min(requests, len(wanted)))))
+
+    async def fetch_one(self, md5: str) -> str | None:
+        bucket, path, _ = self.s3.split_path(f"{self.base}/{md5[:2]}/{md5[2:]}")
         try:
-            while data := await body.read(CHUNK):
-                digest.update(data)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if on_bytes:
-                    on_bytes(len(data))
-        finally:
+            response = await self.s3._call_s3("get_object", Bucket=bucket, Key=path)
+        except FileNotFoundError:
+            return "missing on the remote"
+        dst, tmp = cache_paths(self.cache_dir, md5)
+        staged = os.path.join(self.stage, md5) if self.stage is not None else None
+        writer = _Writer(tmp, staged)
+        loop = asyncio.get_running_loop()
+        body = response["Body"]
+        if 0 <= response.get("ContentLength", -1) <= CHUNK:  # most objects: one hop to a thread
+            try:
+                data = await body.read()
+            finally:
+                body.close()
+            if self.on_bytes:
+                self.on_bytes(len(data))
+            return await loop.run_in_executor(self.files, writer.whole, data, dst, md5)
+        try:
+            try:
+                chunks = 0
+                while data := await body.read(CHUNK):
+                    await loop.run_in_executor(self.files, writer.write, data)
+                    chunks += 1
+                    if chunks == 1 and staged is not None and self.on_staging:
+                        self.on_staging()  # a copy is partly written
+                    if self.on_bytes:
+                        self.on_bytes(len(data))
+            finally:
+                body.close()
+                await loop.run_in_executor(self.files, writer.close)
+        except BaseException:
+            await loop.run_in_executor(self.files, unlink_all, tmp, staged)
+            raise
+        return await loop.run_in_executor(
+            self.files, settle, tmp, dst, md5, writer.md5.hexdigest(), staged
+        )
+
+
+class _Writer:
+    """One object's temporary cache file (read-only, DVC's protection) and staged copy,
+    written and hashed chunk by chunk, in order, on the file threads."""
+
+    def __init__(self, tmp: str, staged: str | None) -> None:
+        self.tmp, self.staged = tmp, staged
+        self.md5 = hashlib.md5()
+        self.fds: list[int] = []
+
+    def write(self, data: bytes) -> None:
+        if not self.fds:
+            self.fds.append(open_tmp(self.tmp))
+            if self.staged is not None:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                self.fds.append(os.open(self.staged, flags, 0o666))
+        self.md5.update(data)
+        for fd in self.fds:
+            write_all(fd, memoryview(data))
+
+    def whole(self, data: bytes, dst: str, md5: str) -> str | None:
+        """Write a small object at once and settle it (see ``settle``)."""
+        try:
+            try:
+                self.write(data)
+            finally:
+                self.close()
+        except BaseException:
+            unlink_all(self.tmp, self.staged)
+            raise
+        return settle(self.tmp, dst, md5, self.md5.hexdigest(), self.staged)
+
+    def close(self) -> None:
+        if not self.fds:  # an empty object: its files are still made
+            self.write(b"")
+        for fd in self.fds:
             os.close(fd)
-            body.close()
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
-    return settle(tmp, dst, md5, digest.hexdigest())
-
-
-def _suppress() -> Any:
-    import contextlib
-
-    return contextlib.suppress(FileNotFoundError)
+        self.fds = []

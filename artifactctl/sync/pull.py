@@ -267,7 +267,15 @@ class _PullJob:
                     stage=stage if files else None,
                     on_staging=started,
                 )
-            return fetch_s3(project.root, self.remote_name, cache, md5s, on_bytes=on_bytes)
+            return fetch_s3(
+                project.root,
+                self.remote_name,
+                cache,
+                md5s,
+                on_bytes=on_bytes,
+                stage=stage if files else None,
+                on_staging=started,
+            )
 
         if self.remote_path is None and not is_s3(self.remote_url):  # DVC's fetch
             fetch_targets = [o.path for o in self.outs] if self.wanted else None
