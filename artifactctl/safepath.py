@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import unicodedata
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from artifactctl.errors import UsageError
 
@@ -82,10 +82,10 @@ def contained(
         raise UntrustedMetadata(f"{where} must be a path string, got {type(rel).__name__}")
     if "\0" in rel:
         raise UntrustedMetadata(f"{where} {rel!r} contains the character U+0000")
-    path = PurePosixPath(rel)
-    if path.is_absolute():
+    if rel.startswith("/"):
         raise UntrustedMetadata(f"{where} {rel!r} is absolute; only relative paths are allowed")
-    parts = [p for p in path.parts if p != "."]
+    # PurePosixPath's normalisation as plain string work (a .dir manifest has one per file)
+    parts = [p for p in rel.split("/") if p and p != "."]
     if ".." in parts:
         raise UntrustedMetadata(f"{where} {rel!r} contains '..'")
     if not parts:

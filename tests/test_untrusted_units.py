@@ -51,6 +51,21 @@ def test_a_contained_path_never_leaves_its_folder(text: str) -> None:
     assert os.path.normpath(os.path.join("/r", rel)).startswith("/r/")
 
 
+@given(st.lists(st.sampled_from(["a", "b.c", ".", "..", "", " x", "é"]), max_size=6).map("/".join))
+@settings(max_examples=300, deadline=None)
+def test_a_contained_path_is_the_one_pathlib_normalises_to(text: str) -> None:
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(text)
+    parts = [p for p in path.parts if p != "."]
+    try:
+        rel = contained(None, text, what="path", source="f.json")
+    except UntrustedMetadata:
+        assert path.is_absolute() or ".." in parts or not parts
+        return
+    assert rel == "/".join(parts) == str(path)
+
+
 @pytest.mark.parametrize("value", [5, None, ["a"], {"a": 1}, "", "/abs", "../x", "a/../../x"])
 def test_paths_and_ids_of_the_wrong_kind_are_refused(value: object) -> None:
     with pytest.raises(UntrustedMetadata):
