@@ -15,7 +15,6 @@ preserved file in a tracked folder.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
@@ -26,9 +25,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from artifactctl.hashing import md5_file
 from artifactctl.journal import step
 from artifactctl.safepath import check_no_links
-from artifactctl.sync.fetch import thread_buffer
+from artifactctl.sync.fetch import thread_buffer, unlink_all
 from artifactctl.workers import run_all
 
 SMALL = 1 << 20  # files below this are copied by batches of them per task
@@ -139,10 +139,10 @@ def working_links(links: Sequence[str], cache_dir: Path, scratch: Path) -> list[
                 if exc.errno not in UNSUPPORTED:
                     return links[i:]  # not a "cannot link here": the checkout will say
             finally:
-                _unlink(dst)
+                unlink_all(dst)
         return links[-1:]
     finally:
-        _unlink(os.fspath(src))
+        unlink_all(os.fspath(src))
 
 
 class _Copier:
@@ -195,12 +195,12 @@ class _Copier:
                     return Written(rel, f"object {md5} is not in the cache")
                 raise
             if actual is not None and actual != md5:
-                _unlink(tmp)
+                unlink_all(tmp)
                 return Written(rel, f"cache object is corrupted (md5 {actual}, expected {md5})")
             _replace(tmp, dst)
             return Written(rel)
         except OSError as exc:
-            _unlink(tmp)
+            unlink_all(tmp)
             if exc.errno == errno.ENOSPC:
                 raise  # the caller turns a full disk into one clear error for the whole pull
             if exc.errno == errno.EISDIR:
@@ -218,7 +218,7 @@ class _Copier:
                 return self._copy_hashing(src, tmp)
             checked = None
             if self.verify and md5 not in self.verified:
-                checked = _hash_file(src)
+                checked = md5_file(src)
                 if checked != md5:
                     return checked
             try:
@@ -228,7 +228,7 @@ class _Copier:
             except OSError as exc:
                 if exc.errno not in UNSUPPORTED:
                     raise
-                _unlink(tmp)
+                unlink_all(tmp)
                 with self._dropping:
                     if self.links[0] == link and len(self.links) > 1:
                         self.links.pop(0)
@@ -282,23 +282,6 @@ def _link(link: str, src: str | Path, tmp: str) -> None:
                 os.close(fout)
         finally:
             os.close(fin)
-
-
-def _hash_file(path: str) -> str:
-    digest = hashlib.md5()
-    buffer = thread_buffer()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        while n := os.readv(fd, [buffer]):
-            digest.update(buffer[:n])
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 def _replace(tmp: str, dst: str) -> None:

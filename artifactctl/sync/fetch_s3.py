@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,31 @@ def fetch_s3(
     return result
 
 
+async def each_object(
+    md5s: list[str],
+    requests: int,
+    one: Callable[[str], Awaitable[str | None]],
+    result: Fetched,
+    *,
+    staged: bool = False,
+) -> None:
+    """``one(md5)`` for every object, ``requests`` at a time; each outcome (None: done,
+    else why not) recorded in ``result`` (``staged``: a done object's copy was staged)."""
+    queue = iter(md5s)
+
+    async def worker() -> None:
+        for md5 in queue:  # workers share one iterator: memory stays flat
+            error = await one(md5)
+            if error is None:
+                result.done.append(md5)
+                if staged:
+                    result.staged.add(md5)
+            else:
+                result.failed[md5] = error
+
+    await asyncio.gather(*(worker() for _ in range(min(requests, len(md5s)))))
+
+
 class _Fetcher:
     """GETs on the event loop; every file system call (create, write, rename) on the
     thread pool ``files``, so that a slow file creation never holds up the requests."""
@@ -96,19 +121,7 @@ class _Fetcher:
         self.on_bytes, self.stage, self.on_staging = on_bytes, stage, on_staging
 
     async def fetch_all(self, wanted: list[str], requests: int, result: Fetched) -> None:
-        queue = iter(wanted)
-
-        async def worker() -> None:
-            for md5 in queue:  # workers share one iterator: memory stays flat
-                error = await self.fetch_one(md5)
-                if error is None:
-                    result.done.append(md5)
-                    if self.stage is not None:
-                        result.staged.add(md5)
-                else:
-                    result.failed[md5] = error
-
-        await asyncio.gather(*(worker() for _ in range(min(requests, len(wanted)))))
+        await each_object(wanted, requests, self.fetch_one, result, staged=self.stage is not None)
 
     async def fetch_one(self, md5: str) -> str | None:
         bucket, path, _ = self.s3.split_path(f"{self.base}/{md5[:2]}/{md5[2:]}")

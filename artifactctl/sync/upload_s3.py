@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from artifactctl.dvc.tracked import cache_object
 from artifactctl.sync.fetch import CHUNK, UP, Fetched, corrupted
-from artifactctl.sync.fetch_s3 import REQUESTS
+from artifactctl.sync.fetch_s3 import REQUESTS, each_object
 
 OnBytes = Callable[[int], None]
 T = TypeVar("T")
@@ -246,17 +246,7 @@ class _Sender:
         self.budget = _Budget(MEMORY)
 
     async def send_all(self, md5s: list[str], requests: int, result: Fetched) -> None:
-        queue = iter(md5s)
-
-        async def worker() -> None:
-            for md5 in queue:  # workers share one iterator: memory stays flat
-                error = await self.send(md5)
-                if error is None:
-                    result.done.append(md5)
-                else:
-                    result.failed[md5] = error
-
-        await asyncio.gather(*(worker() for _ in range(min(requests, len(md5s)))))
+        await each_object(md5s, requests, self.send, result)
 
     async def send(self, md5: str) -> str | None:
         """Upload one object; None when done, else why it was not."""
