@@ -26,6 +26,10 @@ class Remote:
     def is_local(self) -> bool:
         return "://" not in self.url
 
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
     def local_path(self, root: Path) -> Path:
         """A local remote's folder; relative URLs are relative to .dvc/ as in DVC."""
         path = Path(self.url).expanduser()

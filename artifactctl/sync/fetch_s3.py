@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from artifactctl.sync.fetch import (
     CHUNK,
@@ -34,12 +37,10 @@ from artifactctl.sync.fetch import (
     unlink_all,
     write_all,
 )
+from artifactctl.sync.s3_direct import Direct, Learner
 
+log = logging.getLogger("artifactctl.sync")
 REQUESTS = 32  # concurrent GETs: small objects are latency, not bandwidth
-
-
-def is_s3(url: str) -> bool:
-    return url.startswith("s3://")
 
 
 def fetch_s3(
@@ -105,7 +106,10 @@ async def each_object(
 
 class _Fetcher:
     """GETs on the event loop; every file system call (create, write, rename) on the
-    thread pool ``files``, so that a slow file creation never holds up the requests."""
+    thread pool ``files``, so that a slow file creation never holds up the requests.
+
+    The first object goes through botocore and teaches ``s3_direct`` the request's shape;
+    the rest are direct signed GETs when that allows it (see ``sync/s3_direct.py``)."""
 
     def __init__(
         self,
@@ -119,24 +123,60 @@ class _Fetcher:
     ) -> None:
         self.s3, self.base, self.cache_dir, self.files = s3, base, cache_dir, files
         self.on_bytes, self.stage, self.on_staging = on_bytes, stage, on_staging
+        self.direct: Direct | None = None
+        self.direct_gets = 0
 
     async def fetch_all(self, wanted: list[str], requests: int, result: Fetched) -> None:
-        await each_object(wanted, requests, self.fetch_one, result, staged=self.stage is not None)
+        staged = self.stage is not None
+        bucket, _, _ = self.s3.split_path(self.base)
+        await self.s3.set_session()
+        learner = Learner(await self.s3.get_s3(bucket))
+        with learner.watching():
+            await each_object(wanted[:1], 1, self.fetch_one, result, staged=staged)
+        direct = learner.direct(_suffix(wanted[0]))
+        if direct is None:
+            log.debug("direct GETs: none (the client's request needs more than SigV4)")
+            await each_object(wanted[1:], requests, self.fetch_one, result, staged=staged)
+            return
+        async with direct:
+            self.direct = direct
+            await each_object(wanted[1:], requests, self.fetch_one, result, staged=staged)
+        log.debug("direct GETs: %d of %d objects", self.direct_gets, len(wanted))
 
     async def fetch_one(self, md5: str) -> str | None:
-        bucket, path, _ = self.s3.split_path(f"{self.base}/{md5[:2]}/{md5[2:]}")
+        direct, why = self.direct, ""
+        if direct is not None:
+            try:
+                response = await direct.get(_suffix(md5))
+                try:
+                    if response.status == 200:
+                        outcome = await self.write(md5, _HttpBody(response))
+                        self.direct_gets += 1
+                        return outcome
+                    why = f"HTTP {response.status}"
+                finally:
+                    response.release()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                why = repr(exc)
+        bucket, path, _ = self.s3.split_path(f"{self.base}/{_suffix(md5)}")
         try:
             response = await self.s3._call_s3("get_object", Bucket=bucket, Key=path)
         except FileNotFoundError:
             return "missing on the remote"
+        if direct is not None and self.direct is not None:
+            log.debug("direct GETs off: %s for an object botocore then got", why)
+            self.direct = None  # botocore got what the direct GET did not: stop those
+        return await self.write(md5, _BotoBody(response))
+
+    async def write(self, md5: str, body: _BotoBody | _HttpBody) -> str | None:
+        """Stream ``body`` into the cache (and the stage); None if it settled, else why not."""
         dst, tmp = cache_paths(self.cache_dir, md5)
         staged = os.path.join(self.stage, md5) if self.stage is not None else None
         writer = _Writer(tmp, staged)
         loop = asyncio.get_running_loop()
-        body = response["Body"]
-        if 0 <= response.get("ContentLength", -1) <= CHUNK:  # most objects: one hop to a thread
+        if 0 <= body.length <= CHUNK:  # most objects: one hop to a thread
             try:
-                data = await body.read()
+                data = await body.read_all()
             finally:
                 body.close()
             if self.on_bytes:
@@ -145,7 +185,7 @@ class _Fetcher:
         try:
             try:
                 chunks = 0
-                while data := await body.read(CHUNK):
+                while data := await body.read_chunk():
                     await loop.run_in_executor(self.files, writer.write, data)
                     chunks += 1
                     if chunks == 1 and staged is not None and self.on_staging:
@@ -161,6 +201,48 @@ class _Fetcher:
         return await loop.run_in_executor(
             self.files, settle, tmp, dst, md5, writer.md5.hexdigest(), staged
         )
+
+
+def _suffix(md5: str) -> str:
+    return f"{md5[:2]}/{md5[2:]}"
+
+
+class _BotoBody:
+    """A GetObject answer's body, read whole or by ``CHUNK``."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.body = response["Body"]
+        self.length: int = response.get("ContentLength", -1)
+
+    async def read_all(self) -> bytes:
+        return await self.body.read()
+
+    async def read_chunk(self) -> bytes:
+        return await self.body.read(CHUNK)
+
+    def close(self) -> None:
+        self.body.close()
+
+
+class _HttpBody:
+    """An aiohttp response's body, read whole or by ``CHUNK`` (the last one shorter)."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        length = response.content_length
+        self.length: int = -1 if length is None else length
+
+    async def read_all(self) -> bytes:
+        return await self.response.read()
+
+    async def read_chunk(self) -> bytes:
+        try:
+            return await self.response.content.readexactly(CHUNK)
+        except asyncio.IncompleteReadError as end:
+            return end.partial
+
+    def close(self) -> None:
+        self.response.release()
 
 
 class _Writer:

@@ -131,7 +131,7 @@ def pull(
         prefer = {repo_path(project, p) for p in prefer_remote}
         journal = begin_journal(project, outs, rules, prefer)
         job = _PullJob(project, outs, wanted, remote_name, prefer, force, jobs, verify)
-        job.remote_url = chosen.url
+        job.remote_is_s3 = chosen.is_s3
         if chosen.is_local:
             job.remote_path = chosen.local_path(project.root)
             if not job.remote_path.is_dir():
@@ -163,7 +163,7 @@ class _PullJob:
     jobs: int
     verify: bool
     missing_folder: Path | None = None  # a local remote whose folder does not exist
-    remote_url: str = ""
+    remote_is_s3: bool = False
     remote_path: Path | None = None  # a local remote's folder
     unfetched: dict[str, str] = field(default_factory=dict)  # md5 -> why the fetch failed
     verified: set[str] = field(default_factory=set)  # objects this pull hashed on the way in
@@ -251,7 +251,6 @@ class _PullJob:
         """Bring the selected outputs' objects into the cache; the count fetched."""
         from artifactctl.dvc import repo as dvcrepo
         from artifactctl.sync.fetch import fetch_local
-        from artifactctl.sync.fetch_s3 import fetch_s3, is_s3
 
         project, cache = self.project, self.project.cache_dir
 
@@ -267,6 +266,8 @@ class _PullJob:
                     stage=stage if files else None,
                     on_staging=started,
                 )
+            from artifactctl.sync.fetch_s3 import fetch_s3
+
             return fetch_s3(
                 project.root,
                 self.remote_name,
@@ -277,7 +278,7 @@ class _PullJob:
                 on_staging=started,
             )
 
-        if self.remote_path is None and not is_s3(self.remote_url):  # DVC's fetch
+        if self.remote_path is None and not self.remote_is_s3:  # DVC's fetch
             fetch_targets = [o.path for o in self.outs] if self.wanted else None
             with disk_io("wchar", advance):
                 return dvcrepo.fetch(project.root, fetch_targets, self.remote_name, self.jobs)

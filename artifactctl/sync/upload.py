@@ -61,13 +61,11 @@ class LocalUploader:
 
 def has_own_engine(remote: Remote) -> bool:
     """Whether push's own engine serves ``remote`` (local folders, S3); else DVC's push."""
-    from artifactctl.sync.fetch_s3 import is_s3
-
     if remote.is_local:
         return True
     # cloud-versioned remotes keep files under their own names, not content addresses
     plain = not any(_true(remote.options.get(k)) for k in ("version_aware", "worktree"))
-    return is_s3(remote.url) and plain
+    return remote.is_s3 and plain
 
 
 @contextlib.contextmanager

@@ -1,0 +1,166 @@
+"""Direct signed GETs from S3 (``sync/s3_direct.py``): the signature botocore would make,
+accepted and checked by a real S3 server, used only when botocore's own request needs
+nothing more, and handed back to botocore when they fail."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from s3server import S3Server
+from support import dvc, git, init_repo
+
+from artifactctl.sync import s3_direct
+from artifactctl.sync.fetch_s3 import fetch_s3
+from artifactctl.sync.s3_direct import EMPTY_SHA256, Direct, Learner
+
+HOSTS = ["127.0.0.1:8333", "s3.eu-west-1.amazonaws.com", "b.minio.example:9000", "h.example:80"]
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+text = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    host=st.sampled_from(HOSTS),
+    key=text,
+    region=st.sampled_from(REGIONS),
+    access=st.text(st.characters(min_codepoint=48, max_codepoint=90), min_size=4, max_size=20),
+    secret=text,
+    token=st.none() | text,
+    seconds=st.integers(0, 10**9),
+)
+def test_signature_is_the_one_botocore_makes(
+    host: str, key: str, region: str, access: str, secret: str, token: str | None, seconds: int
+) -> None:
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import ReadOnlyCredentials
+
+    now = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(0, seconds)
+    credentials = ReadOnlyCredentials(access, secret, token)
+    url = f"http://{host}/bucket/{quote(key, safe='/~')}"  # botocore quotes keys so
+    ours = Direct(f"http://{host}/bucket/", region, "s3", None, 60, 60).sign(
+        url.split(host, 1)[1], credentials, now
+    )
+    request = AWSRequest(method="GET", url=url)
+    original = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda: now.replace(tzinfo=None)
+    try:
+        botocore.auth.S3SigV4Auth(credentials, "s3", region).add_auth(request)
+    finally:
+        botocore.auth.get_current_datetime = original
+    theirs = {k.lower(): v for k, v in request.headers.items()}
+    assert theirs["x-amz-content-sha256"] == EMPTY_SHA256
+    assert {k.lower(): v for k, v in ours.items()} == theirs
+
+
+@pytest.mark.parametrize(
+    "url, headers",
+    [
+        ("http://h/b/ab/cd", {"authorization": "AWS4-HMAC-SHA256 x", "x-amz-request-payer": "r"}),
+        (
+            "http://h/b/ab/cd",
+            {
+                "authorization": "AWS4-HMAC-SHA256 x",
+                "x-amz-server-side-encryption-customer-key": "k",
+            },
+        ),
+        ("http://h/b/ab/cd?versionId=1", {"authorization": "AWS4-HMAC-SHA256 x"}),
+        ("http://h/b/ab/cd", {"authorization": "AWS AKID:signature-v2"}),
+        ("http://h/b/ab/cd", {}),  # anonymous
+        ("http://h/b/zz/cd", {"authorization": "AWS4-HMAC-SHA256 x"}),  # another key
+    ],
+)
+def test_requests_that_need_more_than_a_plain_signed_get_keep_botocore(
+    url: str, headers: dict[str, str]
+) -> None:
+    learner = Learner(client=None)
+    learner(SimpleNamespace(url=url, headers=headers))
+    assert learner.direct("ab/cd") is None
+
+
+# -- against a real S3 server ------------------------------------------------------------
+
+PREFIX_CHARS = "with space/a+b=c,d"  # a remote folder whose key needs quoting
+
+
+def pushed_repo(tmp_path: Path, server: S3Server, files: int) -> tuple[Path, list[str]]:
+    """A repository whose ``files`` small objects DVC itself pushed to a fresh S3 prefix
+    (with characters that need quoting); its cache emptied. Returns it and the md5s."""
+    repo = init_repo(tmp_path / "repo")
+    server.configure_remote(repo, "s3", f"d-{uuid.uuid4().hex[:8]}/{PREFIX_CHARS}")
+    data = repo / "data"
+    data.mkdir()
+    for i in range(files):
+        (data / f"f{i:03d}.bin").write_bytes(os.urandom(512 + i))
+    dvc(repo, "add", "-q", "data")
+    dvc(repo, "push", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    objects = repo / ".dvc" / "cache" / "files" / "md5"
+    md5s = sorted(
+        p.parent.name + p.name for p in objects.glob("*/*") if not p.name.endswith(".dir")
+    )
+    shutil.rmtree(repo / ".dvc" / "cache")
+    return repo, md5s
+
+
+def fetch(repo: Path, md5s: list[str], caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    """fetch_s3 into the repository's cache; every fetched object checked by hashing it."""
+    cache = repo / ".dvc" / "cache"
+    with caplog.at_level(logging.DEBUG, logger="artifactctl.sync"):
+        result = fetch_s3(repo, "s3", cache, md5s)
+    for md5 in result.done:
+        blob = (cache / "files" / "md5" / md5[:2] / md5[2:]).read_bytes()
+        assert hashlib.md5(blob).hexdigest() == md5
+    return result.failed | {m: "" for m in result.done}
+
+
+@pytest.mark.slow
+def test_objects_after_the_first_come_by_direct_gets(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo, md5s = pushed_repo(tmp_path, s3_server, 40)
+    assert fetch(repo, md5s, caplog) == {m: "" for m in md5s}
+    assert f"direct GETs: {len(md5s) - 1} of {len(md5s)} objects" in caplog.text
+    assert "direct GETs off" not in caplog.text
+
+
+@pytest.mark.slow
+def test_the_server_checks_the_signature_and_botocore_takes_over(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    repo, md5s = pushed_repo(tmp_path, s3_server, 40)
+    sign = Direct.sign
+
+    def wrong(self: Direct, *args: object) -> dict[str, str]:
+        headers = sign(self, *args)
+        headers["Authorization"] = headers["Authorization"][:-8] + "00000000"
+        return headers
+
+    monkeypatch.setattr(s3_direct.Direct, "sign", wrong)
+    assert fetch(repo, md5s, caplog) == {m: "" for m in md5s}
+    assert "direct GETs off: HTTP 403" in caplog.text
+
+
+@pytest.mark.slow
+def test_missing_objects_are_named_and_direct_gets_stay_on(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo, md5s = pushed_repo(tmp_path, s3_server, 20)
+    absent = ["0" * 32, "f" * 32]  # the first sorted: its 404 is the request learnt from
+    outcome = fetch(repo, md5s + absent, caplog)
+    assert {m: outcome[m] for m in absent} == {m: "missing on the remote" for m in absent}
+    assert all(outcome[m] == "" for m in md5s)
+    assert "direct GETs off" not in caplog.text
+    assert f"direct GETs: {len(md5s)} of {len(md5s) + 2} objects" in caplog.text
