@@ -164,3 +164,18 @@ def test_missing_objects_are_named_and_direct_gets_stay_on(
     assert all(outcome[m] == "" for m in md5s)
     assert "direct GETs off" not in caplog.text
     assert f"direct GETs: {len(md5s)} of {len(md5s) + 2} objects" in caplog.text
+
+
+def test_a_proxy_in_the_environment_keeps_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = SimpleNamespace(connect_timeout=60, read_timeout=60)
+    signer = SimpleNamespace(_credentials=object())  # what a botocore client holds
+    client = SimpleNamespace(_request_signer=signer, meta=SimpleNamespace(config=config))
+    learner = Learner(client)
+    auth = "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, Signed"
+    learner(SimpleNamespace(url="http://s3.example:9000/b/ab/cd", headers={"Authorization": auth}))
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert learner.direct("ab/cd") is None
+    monkeypatch.setenv("no_proxy", "s3.example")
+    assert learner.direct("ab/cd") is not None

@@ -8,7 +8,8 @@ loop: 3,000 GETs of 4 KiB from SeaweedFS on this machine took 6.4-7.5 s through 
 Nothing about the remote is guessed: the fetch's first object goes through botocore
 (``learn``) and its prepared request is read (URL, headers, ``Authorization``). Direct
 GETs are used only when that request needed nothing but Signature V4 (no query string,
-no encryption-key, requester-pays or expected-owner header); they go to the same URL
+no encryption-key, requester-pays or expected-owner header) and no proxy is set for it
+in the environment (``HTTP(S)_PROXY``, ``NO_PROXY``); they go to the same URL
 shape, signed for the same region and service with the credentials botocore holds
 (asked again for every request, so refreshed credentials are used), through aiohttp,
 the HTTP library aiobotocore itself runs on. Anything else keeps botocore for every
@@ -81,7 +82,7 @@ class Learner:
             return None
         match = _SCOPE.match(self.headers.get("authorization", ""))
         credentials = getattr(getattr(self.client, "_request_signer", None), "_credentials", None)
-        if match is None or credentials is None:
+        if match is None or credentials is None or _proxied(self.url):
             return None
         region, service = match.groups()
         config = self.client.meta.config
@@ -114,7 +115,6 @@ class Direct:
         connect, read = self.timeouts
         self.session = aiohttp.ClientSession(
             auto_decompress=False,  # the stored bytes, as the md5 names them
-            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as botocore honours them
             timeout=aiohttp.ClientTimeout(sock_connect=connect, sock_read=read),
             connector=aiohttp.TCPConnector(limit=0),  # the fetch bounds its requests
         )
@@ -170,3 +170,13 @@ class Direct:
                 key = hmac.new(key, part.encode(), "sha256").digest()
             self._keys = {(day, secret): key}
         return key
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends ``url`` through a proxy (HTTP(S)_PROXY, NO_PROXY):
+    botocore's requests then, which honour it."""
+    import urllib.request
+
+    parsed = URL(url, encoded=True)
+    proxies = urllib.request.getproxies()
+    return parsed.scheme in proxies and not urllib.request.proxy_bypass(parsed.host or "")
