@@ -4,8 +4,10 @@ nothing more, and handed back to botocore when they fail."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -29,8 +31,9 @@ REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 text = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=40)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
+    scheme=st.sampled_from(["http", "https"]),
     host=st.sampled_from(HOSTS),
     key=text,
     region=st.sampled_from(REGIONS),
@@ -38,30 +41,46 @@ text = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1
     secret=text,
     token=st.none() | text,
     seconds=st.integers(0, 10**9),
+    body=st.none() | st.binary(max_size=64),
 )
 def test_signature_is_the_one_botocore_makes(
-    host: str, key: str, region: str, access: str, secret: str, token: str | None, seconds: int
+    scheme: str,
+    host: str,
+    key: str,
+    region: str,
+    access: str,
+    secret: str,
+    token: str | None,
+    seconds: int,
+    body: bytes | None,
 ) -> None:
+    """A GET (``body`` None) or a PUT of ``body`` with its Content-MD5."""
     import botocore.auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import ReadOnlyCredentials
 
     now = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(0, seconds)
     credentials = ReadOnlyCredentials(access, secret, token)
-    url = f"http://{host}/bucket/{quote(key, safe='/~')}"  # botocore quotes keys so
-    ours = Direct(f"http://{host}/bucket/", region, "s3", None, 60, 60).sign(
-        url.split(host, 1)[1], credentials, now
-    )
-    request = AWSRequest(method="GET", url=url)
+    path = f"/bucket/{quote(key, safe='/~')}"  # botocore quotes keys so
+    url = f"{scheme}://{host}{path}"
+    direct = Direct(f"{scheme}://{host}/bucket/", region, "s3", None, 60, 60)
+    if body is None:
+        ours = direct.sign("GET", path, credentials, now, {}, EMPTY_SHA256)
+        request = AWSRequest(method="GET", url=url)
+    else:
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        payload = hashlib.sha256(body).hexdigest()
+        ours = direct.sign("PUT", path, credentials, now, {"content-md5": md5}, payload)
+        request = AWSRequest(method="PUT", url=url, data=body, headers={"Content-MD5": md5})
     original = botocore.auth.get_current_datetime
     botocore.auth.get_current_datetime = lambda: now.replace(tzinfo=None)
     try:
         botocore.auth.S3SigV4Auth(credentials, "s3", region).add_auth(request)
     finally:
         botocore.auth.get_current_datetime = original
-    theirs = {k.lower(): v for k, v in request.headers.items()}
-    assert theirs["x-amz-content-sha256"] == EMPTY_SHA256
-    assert {k.lower(): v for k, v in ours.items()} == theirs
+    assert {k.lower(): v for k, v in ours.items()} == {
+        k.lower(): v for k, v in request.headers.items()
+    }
 
 
 @pytest.mark.parametrize(
@@ -179,3 +198,58 @@ def test_a_proxy_in_the_environment_keeps_botocore(monkeypatch: pytest.MonkeyPat
     assert learner.direct("ab/cd") is None
     monkeypatch.setenv("no_proxy", "s3.example")
     assert learner.direct("ab/cd") is not None
+
+
+def cached_repo(tmp_path: Path, server: S3Server, files: int) -> tuple[Path, list[str]]:
+    """A repository with ``files`` small objects in its cache, an empty S3 prefix (with
+    characters that need quoting) as its remote. Returns it and the md5s."""
+    repo = init_repo(tmp_path / "repo")
+    server.configure_remote(repo, "s3", f"p-{uuid.uuid4().hex[:8]}/{PREFIX_CHARS}")
+    data = repo / "data"
+    data.mkdir()
+    for i in range(files):
+        (data / f"f{i:03d}.bin").write_bytes(os.urandom(700 + i))
+    dvc(repo, "add", "-q", "data")
+    objects = repo / ".dvc" / "cache" / "files" / "md5"
+    return repo, sorted(p.parent.name + p.name for p in objects.glob("*/*"))
+
+
+def push(repo: Path, md5s: list[str], caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    """Our uploader's send of ``md5s``; then DVC itself must find every object on the remote."""
+    from artifactctl.sync.upload_s3 import S3Uploader
+
+    with (
+        caplog.at_level(logging.DEBUG, logger="artifactctl.sync"),
+        S3Uploader(repo, "s3", repo / ".dvc" / "cache") as uploader,
+    ):
+        result = uploader.send(md5s)
+    status = dvc(repo, "status", "-c", "--json").stdout
+    assert json.loads(status or "{}") == {}, status  # DVC sees every object pushed
+    return result.failed | {m: "" for m in result.done}
+
+
+@pytest.mark.slow
+def test_objects_after_the_first_go_by_direct_puts(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo, md5s = cached_repo(tmp_path, s3_server, 30)
+    assert push(repo, md5s, caplog) == {m: "" for m in md5s}
+    assert f"direct PUTs: {len(md5s) - 1} of {len(md5s)} objects" in caplog.text
+    assert "direct PUTs off" not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_refused_direct_put_goes_through_botocore(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    repo, md5s = cached_repo(tmp_path, s3_server, 30)
+    sign = Direct.sign
+
+    def wrong(self: Direct, *args: object) -> dict[str, str]:
+        headers = sign(self, *args)
+        headers["Authorization"] = headers["Authorization"][:-8] + "00000000"
+        return headers
+
+    monkeypatch.setattr(s3_direct.Direct, "sign", wrong)
+    assert push(repo, md5s, caplog) == {m: "" for m in md5s}
+    assert "direct PUTs off: HTTP 403" in caplog.text

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,9 +36,8 @@ from artifactctl.sync.fetch import (
     unlink_all,
     write_all,
 )
-from artifactctl.sync.s3_direct import Direct, Learner
+from artifactctl.sync.s3_direct import Route, key_suffix
 
-log = logging.getLogger("artifactctl.sync")
 REQUESTS = 32  # concurrent GETs: small objects are latency, not bandwidth
 
 
@@ -123,49 +121,39 @@ class _Fetcher:
     ) -> None:
         self.s3, self.base, self.cache_dir, self.files = s3, base, cache_dir, files
         self.on_bytes, self.stage, self.on_staging = on_bytes, stage, on_staging
-        self.direct: Direct | None = None
-        self.direct_gets = 0
+        self.route = Route("GET")
 
     async def fetch_all(self, wanted: list[str], requests: int, result: Fetched) -> None:
         staged = self.stage is not None
         bucket, _, _ = self.s3.split_path(self.base)
         await self.s3.set_session()
-        learner = Learner(await self.s3.get_s3(bucket))
-        with learner.watching():
-            await each_object(wanted[:1], 1, self.fetch_one, result, staged=staged)
-        direct = learner.direct(_suffix(wanted[0]))
-        if direct is None:
-            log.debug("direct GETs: none (the client's request needs more than SigV4)")
-            await each_object(wanted[1:], requests, self.fetch_one, result, staged=staged)
-            return
-        async with direct:
-            self.direct = direct
-            await each_object(wanted[1:], requests, self.fetch_one, result, staged=staged)
-        log.debug("direct GETs: %d of %d objects", self.direct_gets, len(wanted))
+
+        async def each(md5s: list[str], concurrency: int) -> None:
+            await each_object(md5s, concurrency or requests, self.fetch_one, result, staged=staged)
+
+        await self.route.run(await self.s3.get_s3(bucket), wanted, each)
 
     async def fetch_one(self, md5: str) -> str | None:
-        direct, why = self.direct, ""
+        direct, why = self.route.direct, ""
         if direct is not None:
             try:
-                response = await direct.get(_suffix(md5))
+                response = await direct.get(key_suffix(md5))
                 try:
                     if response.status == 200:
                         outcome = await self.write(md5, _HttpBody(response))
-                        self.direct_gets += 1
+                        self.route.used += 1
                         return outcome
                     why = f"HTTP {response.status}"
                 finally:
                     response.release()
             except (TimeoutError, aiohttp.ClientError) as exc:
                 why = repr(exc)
-        bucket, path, _ = self.s3.split_path(f"{self.base}/{_suffix(md5)}")
+        bucket, path, _ = self.s3.split_path(f"{self.base}/{key_suffix(md5)}")
         try:
             response = await self.s3._call_s3("get_object", Bucket=bucket, Key=path)
         except FileNotFoundError:
             return "missing on the remote"
-        if direct is not None and self.direct is not None:
-            log.debug("direct GETs off: %s for an object botocore then got", why)
-            self.direct = None  # botocore got what the direct GET did not: stop those
+        self.route.botocore_did(direct, why)
         return await self.write(md5, _BotoBody(response))
 
     async def write(self, md5: str, body: _BotoBody | _HttpBody) -> str | None:
@@ -201,10 +189,6 @@ class _Fetcher:
         return await loop.run_in_executor(
             self.files, settle, tmp, dst, md5, writer.md5.hexdigest(), staged
         )
-
-
-def _suffix(md5: str) -> str:
-    return f"{md5[:2]}/{md5[2:]}"
 
 
 class _BotoBody:

@@ -1,32 +1,36 @@
-"""Signed S3 GETs straight over aiohttp, for the many small objects of a fetch.
+"""Signed S3 GETs and PUTs straight over aiohttp, for the many small objects of a pull or
+a push.
 
 botocore spends about 1.4 ms of CPU on each request (endpoint rules, event hooks,
-serialising, signing, parsing), and a fetch of small objects runs them all on one event
-loop: 3,000 GETs of 4 KiB from SeaweedFS on this machine took 6.4-7.5 s through s3fs and
-1.9-2.2 s as GETs signed here (client CPU 4.4 s vs 0.7-0.9 s; ``docs/performance.md``).
+serialising, signing, parsing), and a transfer of small objects runs them all on one
+event loop: 3,000 GETs of 4 KiB from SeaweedFS on this machine took 6.4-7.5 s through
+s3fs and 1.9-2.2 s as GETs signed here (client CPU 4.4 s vs 0.7-0.9 s;
+``docs/performance.md``).
 
-Nothing about the remote is guessed: the fetch's first object goes through botocore
-(``learn``) and its prepared request is read (URL, headers, ``Authorization``). Direct
-GETs are used only when that request needed nothing but Signature V4 (no query string,
-no encryption-key, requester-pays or expected-owner header) and no proxy is set for it
-in the environment (``HTTP(S)_PROXY``, ``NO_PROXY``); they go to the same URL
-shape, signed for the same region and service with the credentials botocore holds
-(asked again for every request, so refreshed credentials are used), through aiohttp,
-the HTTP library aiobotocore itself runs on. Anything else keeps botocore for every
-object. A direct GET that fails in any way (status other than 200, connection, an
-interrupted body) is given to botocore for that object, and if botocore then succeeds
-the direct path is switched off for the rest of the fetch: botocore keeps every error,
-retry and redirect rule it has.
+Nothing about the remote is guessed: the transfer's first object goes through botocore
+and its prepared request is read (``Learner``: URL, headers, ``Authorization``). Direct
+requests are used only when that request needed nothing but Signature V4 (no query
+string; no encryption, ACL, storage-class, requester-pays or expected-owner header) and
+no proxy is set for it in the environment (``HTTP(S)_PROXY``, ``NO_PROXY``); they go to
+the same URL shape, signed as botocore signs them (for the same region and service, the
+payload's SHA-256 signed, with the credentials botocore holds, asked again for every
+request so refreshed credentials are used), through aiohttp, the HTTP library aiobotocore
+itself runs on. Anything else keeps botocore for every object. A direct request that
+fails in any way (a status other than 200, connection, an interrupted body) is made again
+through botocore, and if botocore then succeeds the callers stop direct requests for the
+rest of the transfer: botocore keeps every error, retry and redirect rule it has.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import hashlib
 import hmac
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -34,7 +38,8 @@ from yarl import URL
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 ALGORITHM = "AWS4-HMAC-SHA256"
-# Headers botocore adds to every GET that a plain signed GET can do without.
+# Headers botocore adds to a GetObject or PutObject that plain signed requests do without
+# (its own checksum headers: a PUT here carries Content-MD5, which the server checks).
 PLAIN = {
     "authorization",
     "user-agent",
@@ -44,17 +49,67 @@ PLAIN = {
     "x-amz-checksum-mode",
     "amz-sdk-invocation-id",
     "amz-sdk-request",
+    "content-md5",
+    "content-length",
+    "expect",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
 }
+OPERATIONS = {"GET": "GetObject", "PUT": "PutObject"}
+log = logging.getLogger("artifactctl.sync")
 _SCOPE = re.compile(rf"{ALGORITHM} Credential=[^/]+/\d{{8}}/([^/]+)/([^/]+)/aws4_request,")
 
 
+def key_suffix(md5: str) -> str:
+    """The end of an object's key, after the remote's folder (DVC's layout)."""
+    return f"{md5[:2]}/{md5[2:]}"
+
+
+class Route:
+    """Which way one transfer's requests go: direct while they work, else botocore."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.direct: Direct | None = None
+        self.used = 0  # objects moved by direct requests
+
+    async def run(
+        self, client: Any, md5s: list[str], each: Callable[[list[str], int], Awaitable[None]]
+    ) -> None:
+        """``each(objects, concurrency)``: the first object through botocore (``client``)
+        while its request is learnt, then the rest with ``self.direct`` set if it allows."""
+        learner = Learner(client, self.method)
+        with learner.watching():
+            await each(md5s[:1], 1)
+        direct = learner.direct(key_suffix(md5s[0])) if md5s else None
+        if direct is None:
+            log.debug("direct %ss: none (the request needs more than SigV4)", self.method)
+            await each(md5s[1:], 0)
+            return
+        async with direct:
+            self.direct = direct
+            await each(md5s[1:], 0)
+        log.debug("direct %ss: %d of %d objects", self.method, self.used, len(md5s))
+
+    def botocore_did(self, tried: Direct | None, why: str) -> None:
+        """botocore did what ``tried`` (None: nothing was tried) failed to do, for ``why``:
+        no more direct requests in this transfer."""
+        if tried is not None and self.direct is not None:
+            log.debug("direct %ss off: %s for an object botocore then did", self.method, why)
+            self.direct = None
+
+
 class Learner:
-    """Reads the prepared request of the next GET the client sends (a botocore hook)."""
+    """Reads the prepared request of the next GET or PUT of an object the client sends
+    (a botocore hook)."""
 
-    EVENT = "before-send.s3.GetObject"
-
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, method: str = "GET") -> None:
         self.client = client
+        self.event = f"before-send.s3.{OPERATIONS[method]}"
         self.url = ""
         self.headers: dict[str, str] = {}
 
@@ -69,15 +124,15 @@ class Learner:
     @contextlib.contextmanager
     def watching(self) -> Iterator[Learner]:
         events = self.client.meta.events
-        events.register(self.EVENT, self)
+        events.register(self.event, self)
         try:
             yield self
         finally:
-            events.unregister(self.EVENT, self)
+            events.unregister(self.event, self)
 
     def direct(self, suffix: str) -> Direct | None:
         """A ``Direct`` for keys ending like ``suffix`` (the learnt request's last part),
-        or None when the request needed more than a plain signed GET."""
+        or None when the request needed more than plain signed requests give."""
         if not self.url.endswith(suffix) or "?" in self.url or set(self.headers) - PLAIN:
             return None
         match = _SCOPE.match(self.headers.get("authorization", ""))
@@ -93,7 +148,7 @@ class Learner:
 
 
 class Direct:
-    """Signed GETs of ``base`` + a key suffix; ``open()`` inside the event loop first."""
+    """Signed requests for ``base`` + a key suffix; used as ``async with`` (the session)."""
 
     def __init__(
         self,
@@ -116,7 +171,7 @@ class Direct:
         self.session = aiohttp.ClientSession(
             auto_decompress=False,  # the stored bytes, as the md5 names them
             timeout=aiohttp.ClientTimeout(sock_connect=connect, sock_read=read),
-            connector=aiohttp.TCPConnector(limit=0),  # the fetch bounds its requests
+            connector=aiohttp.TCPConnector(limit=0),  # the transfer bounds its requests
         )
         return self
 
@@ -126,29 +181,59 @@ class Direct:
     async def get(self, suffix: str) -> Any:
         """The response to a signed GET (aiohttp's, body unread; release it when done)."""
         url = URL(self.base + suffix, encoded=True)
-        credentials = await self.credentials.get_frozen_credentials()
-        headers = self.sign(url.raw_path, credentials, datetime.datetime.now(datetime.UTC))
+        headers = await self._signed("GET", url, {}, EMPTY_SHA256)
         return await self.session.get(url, headers=headers)
 
-    def sign(self, path: str, credentials: Any, now: datetime.datetime) -> dict[str, str]:
-        """Signature V4 headers for a GET of ``path`` (as sent: quoted) with no query and no
-        body, at ``now``, with ``credentials`` (access_key, secret_key, token)."""
+    async def put(self, suffix: str, data: bytes, content_md5: str) -> str | None:
+        """A signed PUT of ``data`` (``content_md5``: its md5, base64, checked by the
+        server); None if stored, else why not."""
+        url = URL(self.base + suffix, encoded=True)
+        if len(data) < 1 << 20:
+            payload = hashlib.sha256(data).hexdigest()
+        else:  # a big body is hashed off the event loop
+            payload = (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
+        headers = await self._signed("PUT", url, {"content-md5": content_md5}, payload)
+        try:
+            async with self.session.put(url, data=data, headers=headers) as response:
+                await response.read()
+                return None if response.status == 200 else f"HTTP {response.status}"
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return repr(exc)
+
+    async def _signed(self, method: str, url: URL, headers: dict[str, str], payload: str) -> Any:
+        credentials = await self.credentials.get_frozen_credentials()
+        now = datetime.datetime.now(datetime.UTC)
+        return self.sign(method, url.raw_path, credentials, now, headers, payload)
+
+    def sign(
+        self,
+        method: str,
+        path: str,
+        credentials: Any,
+        now: datetime.datetime,
+        headers: dict[str, str],
+        payload: str,
+    ) -> dict[str, str]:
+        """Signature V4 headers for ``method`` on ``path`` (as sent: quoted; no query) with
+        ``headers`` (lower-case names) signed too, at ``now``, with ``credentials``
+        (access_key, secret_key, token), the body's SHA-256 ``payload``."""
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
         day = stamp[:8]
-        headers = {"x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp}
+        signed = {**headers, "host": self.host, "x-amz-content-sha256": payload}
+        signed["x-amz-date"] = stamp
         if credentials.token:
-            headers["x-amz-security-token"] = credentials.token
-        names = ";".join(["host", *headers])
+            signed["x-amz-security-token"] = credentials.token
+        names = sorted(signed)
         canonical = "\n".join(
             [
-                "GET",
+                method,
                 path,
                 "",
-                f"host:{self.host}",
-                *(f"{k}:{' '.join(v.split())}" for k, v in headers.items()),  # as botocore
+                # values with their white space folded, as botocore does
+                *(f"{k}:{' '.join(signed[k].split())}" for k in names),
                 "",
-                names,
-                EMPTY_SHA256,
+                ";".join(names),
+                payload,
             ]
         )
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
@@ -156,11 +241,12 @@ class Direct:
         to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
         key = self._key(day, credentials.secret_key)
         signature = hmac.new(key, to_sign.encode(), "sha256").hexdigest()
-        headers["Authorization"] = (
+        del signed["host"]  # aiohttp sends it
+        signed["Authorization"] = (
             f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
-            f"SignedHeaders={names}, Signature={signature}"
+            f"SignedHeaders={';'.join(names)}, Signature={signature}"
         )
-        return headers
+        return signed
 
     def _key(self, day: str, secret: str) -> bytes:
         key = self._keys.get((day, secret))

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from artifactctl.dvc.tracked import cache_object
 from artifactctl.sync.fetch import CHUNK, UP, Fetched, corrupted
 from artifactctl.sync.fetch_s3 import REQUESTS, each_object
+from artifactctl.sync.s3_direct import Route, key_suffix
 
 OnBytes = Callable[[int], None]
 T = TypeVar("T")
@@ -145,7 +146,7 @@ async def _present(s3: Any, base: str, wanted: list[str], requests: int) -> set[
 
     async def head(md5: str) -> bool:
         try:
-            await call("head_object", Key=f"{path}/{md5[:2]}/{md5[2:]}")
+            await call("head_object", Key=f"{path}/{key_suffix(md5)}")
         except FileNotFoundError:
             return False
         return True
@@ -244,9 +245,14 @@ class _Sender:
         self.s3, self.cache_dir, self.on_bytes = s3, cache_dir, on_bytes
         self.bucket, self.path, _ = s3.split_path(base)
         self.budget = _Budget(MEMORY)
+        self.route = Route("PUT")  # single PUTs direct when they can be (sync/s3_direct.py)
 
     async def send_all(self, md5s: list[str], requests: int, result: Fetched) -> None:
-        await each_object(md5s, requests, self.send, result)
+        async def each(some: list[str], concurrency: int) -> None:
+            await each_object(some, concurrency or requests, self.send, result)
+
+        await self.s3.set_session()
+        await self.route.run(await self.s3.get_s3(self.bucket), md5s, each)
 
     async def send(self, md5: str) -> str | None:
         """Upload one object; None when done, else why it was not."""
@@ -258,7 +264,7 @@ class _Sender:
             return f"unreadable {UP.source}: {exc.strerror or exc}"
         try:
             size = os.fstat(fd).st_size
-            key = f"{self.path}/{md5[:2]}/{md5[2:]}"
+            key = f"{self.path}/{key_suffix(md5)}"
             if size < MULTIPART_AT:
                 return await self._put(fd, size, key, md5)
             return await self._multipart(fd, size, key, md5)
@@ -273,9 +279,17 @@ class _Sender:
             if actual != md5.removesuffix(".dir"):
                 return corrupted(actual, UP.source)
             checksum = base64.b64encode(digest.digest()).decode()
+            direct, why = self.route.direct, ""
+            if direct is not None:
+                why = await direct.put(key_suffix(md5), data, checksum)
+                if not why:
+                    self.route.used += 1
+                    self._sent(len(data))
+                    return None
             await self.s3._call_s3(
                 "put_object", Bucket=self.bucket, Key=key, Body=data, ContentMD5=checksum
             )
+            self.route.botocore_did(direct, why or "")
         self._sent(len(data))
         return None
 
