@@ -113,23 +113,26 @@ def test_requests_that_need_more_than_a_plain_signed_get_keep_botocore(
 PREFIX_CHARS = "with space/a+b=c,d"  # a remote folder whose key needs quoting
 
 
-def pushed_repo(tmp_path: Path, server: S3Server, files: int) -> tuple[Path, list[str]]:
-    """A repository whose ``files`` small objects DVC itself pushed to a fresh S3 prefix
-    (with characters that need quoting); its cache emptied. Returns it and the md5s."""
+def cached_repo(tmp_path: Path, server: S3Server, files: int) -> tuple[Path, list[str]]:
+    """A repository with ``files`` small objects in its cache, an empty S3 prefix (with
+    characters that need quoting) as its remote. Returns it and the md5s (``.dir`` too)."""
     repo = init_repo(tmp_path / "repo")
-    server.configure_remote(repo, "s3", f"d-{uuid.uuid4().hex[:8]}/{PREFIX_CHARS}")
+    server.configure_remote(repo, "s3", f"p-{uuid.uuid4().hex[:8]}/{PREFIX_CHARS}")
     data = repo / "data"
     data.mkdir()
     for i in range(files):
         (data / f"f{i:03d}.bin").write_bytes(os.urandom(512 + i))
     dvc(repo, "add", "-q", "data")
+    objects = repo / ".dvc" / "cache" / "files" / "md5"
+    return repo, sorted(p.parent.name + p.name for p in objects.glob("*/*"))
+
+
+def pushed_repo(tmp_path: Path, server: S3Server, files: int) -> tuple[Path, list[str]]:
+    """``cached_repo`` whose objects DVC itself pushed, its cache emptied."""
+    repo, md5s = cached_repo(tmp_path, server, files)
     dvc(repo, "push", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
-    objects = repo / ".dvc" / "cache" / "files" / "md5"
-    md5s = sorted(
-        p.parent.name + p.name for p in objects.glob("*/*") if not p.name.endswith(".dir")
-    )
     shutil.rmtree(repo / ".dvc" / "cache")
     return repo, md5s
 
@@ -141,35 +144,8 @@ def fetch(repo: Path, md5s: list[str], caplog: pytest.LogCaptureFixture) -> dict
         result = fetch_s3(repo, "s3", cache, md5s)
     for md5 in result.done:
         blob = (cache / "files" / "md5" / md5[:2] / md5[2:]).read_bytes()
-        assert hashlib.md5(blob).hexdigest() == md5
+        assert hashlib.md5(blob).hexdigest() == md5.removesuffix(".dir")
     return result.failed | {m: "" for m in result.done}
-
-
-@pytest.mark.slow
-def test_objects_after_the_first_come_by_direct_gets(
-    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    repo, md5s = pushed_repo(tmp_path, s3_server, 40)
-    assert fetch(repo, md5s, caplog) == {m: "" for m in md5s}
-    assert f"direct GETs: {len(md5s) - 1} of {len(md5s)} objects" in caplog.text
-    assert "direct GETs off" not in caplog.text
-
-
-@pytest.mark.slow
-def test_the_server_checks_the_signature_and_botocore_takes_over(
-    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
-) -> None:
-    repo, md5s = pushed_repo(tmp_path, s3_server, 40)
-    sign = Direct.sign
-
-    def wrong(self: Direct, *args: object) -> dict[str, str]:
-        headers = sign(self, *args)
-        headers["Authorization"] = headers["Authorization"][:-8] + "00000000"
-        return headers
-
-    monkeypatch.setattr(s3_direct.Direct, "sign", wrong)
-    assert fetch(repo, md5s, caplog) == {m: "" for m in md5s}
-    assert "direct GETs off: HTTP 403" in caplog.text
 
 
 @pytest.mark.slow
@@ -200,20 +176,6 @@ def test_a_proxy_in_the_environment_keeps_botocore(monkeypatch: pytest.MonkeyPat
     assert learner.direct("ab/cd") is not None
 
 
-def cached_repo(tmp_path: Path, server: S3Server, files: int) -> tuple[Path, list[str]]:
-    """A repository with ``files`` small objects in its cache, an empty S3 prefix (with
-    characters that need quoting) as its remote. Returns it and the md5s."""
-    repo = init_repo(tmp_path / "repo")
-    server.configure_remote(repo, "s3", f"p-{uuid.uuid4().hex[:8]}/{PREFIX_CHARS}")
-    data = repo / "data"
-    data.mkdir()
-    for i in range(files):
-        (data / f"f{i:03d}.bin").write_bytes(os.urandom(700 + i))
-    dvc(repo, "add", "-q", "data")
-    objects = repo / ".dvc" / "cache" / "files" / "md5"
-    return repo, sorted(p.parent.name + p.name for p in objects.glob("*/*"))
-
-
 def push(repo: Path, md5s: list[str], caplog: pytest.LogCaptureFixture) -> dict[str, str]:
     """Our uploader's send of ``md5s``; then DVC itself must find every object on the remote."""
     from artifactctl.sync.upload_s3 import S3Uploader
@@ -228,21 +190,37 @@ def push(repo: Path, md5s: list[str], caplog: pytest.LogCaptureFixture) -> dict[
     return result.failed | {m: "" for m in result.done}
 
 
-@pytest.mark.slow
-def test_objects_after_the_first_go_by_direct_puts(
-    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    repo, md5s = cached_repo(tmp_path, s3_server, 30)
-    assert push(repo, md5s, caplog) == {m: "" for m in md5s}
-    assert f"direct PUTs: {len(md5s) - 1} of {len(md5s)} objects" in caplog.text
-    assert "direct PUTs off" not in caplog.text
+def transfer(
+    method: str, tmp_path: Path, server: S3Server, caplog: pytest.LogCaptureFixture
+) -> tuple[dict[str, str], list[str]]:
+    """30 objects fetched (GET) or pushed (PUT) by our engine: outcome by md5, and the md5s."""
+    if method == "GET":
+        repo, md5s = pushed_repo(tmp_path, server, 30)
+        return fetch(repo, md5s, caplog), md5s
+    repo, md5s = cached_repo(tmp_path, server, 30)
+    return push(repo, md5s, caplog), md5s
 
 
 @pytest.mark.slow
-def test_a_refused_direct_put_goes_through_botocore(
-    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_objects_after_the_first_go_by_direct_requests(
+    method: str, s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    repo, md5s = cached_repo(tmp_path, s3_server, 30)
+    outcome, md5s = transfer(method, tmp_path, s3_server, caplog)
+    assert outcome == {m: "" for m in md5s}
+    assert f"direct {method}s: {len(md5s) - 1} of {len(md5s)} objects" in caplog.text
+    assert f"direct {method}s off" not in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_the_server_checks_the_signature_and_botocore_takes_over(
+    method: str,
+    s3_server: S3Server,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sign = Direct.sign
 
     def wrong(self: Direct, *args: object) -> dict[str, str]:
@@ -251,5 +229,6 @@ def test_a_refused_direct_put_goes_through_botocore(
         return headers
 
     monkeypatch.setattr(s3_direct.Direct, "sign", wrong)
-    assert push(repo, md5s, caplog) == {m: "" for m in md5s}
-    assert "direct PUTs off: HTTP 403" in caplog.text
+    outcome, md5s = transfer(method, tmp_path, s3_server, caplog)
+    assert outcome == {m: "" for m in md5s}
+    assert f"direct {method}s off: HTTP 403" in caplog.text
