@@ -104,8 +104,8 @@ class Route:
 
 
 class Learner:
-    """Reads the prepared request of the next GET or PUT of an object the client sends
-    (a botocore hook)."""
+    """Reads the prepared requests of GETs or PUTs of an object the client sends while
+    it watches (a botocore hook)."""
 
     def __init__(self, client: Any, method: str = "GET") -> None:
         self.client = client
@@ -114,12 +114,12 @@ class Learner:
         self.headers: dict[str, str] = {}
 
     def __call__(self, request: Any, **_: Any) -> None:  # returning None lets it be sent
-        if not self.url:
-            self.url = request.url
-            self.headers = {
-                k.lower(): v.decode() if isinstance(v, bytes) else str(v)
-                for k, v in request.headers.items()
-            }
+        # the last one sent wins: after a region redirect or a retry, the one that worked
+        self.url = request.url
+        self.headers = {
+            k.lower(): v.decode() if isinstance(v, bytes) else str(v)
+            for k, v in request.headers.items()
+        }
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[Learner]:
