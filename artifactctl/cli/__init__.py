@@ -7,6 +7,7 @@ inside the command bodies, so that start-up stays fast.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,24 @@ def load_app() -> typer.Typer:
 
 
 def main() -> None:
-    load_app()(prog_name="artifactctl")
+    app = load_app()
+    _tune_gc()
+    app(prog_name="artifactctl")
+
+
+def _tune_gc() -> None:
+    """Fewer garbage collections for a command that keeps an object or two per file.
+
+    A re-check of 20,000 unchanged files allocates some 150,000 acyclic records
+    (stat results, hashes, verdicts), and CPython's default first threshold (700
+    allocations) collected about 200 times to free none of them: a tenth of the
+    command's time. What was imported so far lives until exit, so it is frozen
+    out of the collections; cycles are still collected, every 50,000 allocations.
+    (Only the command line: a program that imports the library keeps its own
+    settings.)
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 
 def __getattr__(name: str) -> Any:  # `from artifactctl.cli import app` still works
