@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import typer
 
+ALLOCATIONS_PER_COLLECTION = 50_000  # the first generation's threshold (see main)
+
 # Importing a command module registers its commands; this order is the order of `--help`.
 COMMAND_MODULES = (
     "init",
@@ -40,24 +42,17 @@ def load_app() -> typer.Typer:
 
 
 def main() -> None:
+    # Fewer garbage collections: a command that keeps a record or two per file
+    # (verify, status of 20,000 files) allocates some 150,000 acyclic objects, and
+    # CPython's default first threshold (700 allocations) collected about 230 times
+    # to free none of them, a tenth of a warm verify; importing Typer and the library
+    # took another 30 collections. Cycles are still collected, every 50,000
+    # allocations. (The command line only: a program importing the library keeps
+    # its own settings.)
+    gc.set_threshold(ALLOCATIONS_PER_COLLECTION, *gc.get_threshold()[1:])
     app = load_app()
-    _tune_gc()
+    gc.freeze()  # what was imported lives until exit: no collection need walk it again
     app(prog_name="artifactctl")
-
-
-def _tune_gc() -> None:
-    """Fewer garbage collections for a command that keeps an object or two per file.
-
-    A re-check of 20,000 unchanged files allocates some 150,000 acyclic records
-    (stat results, hashes, verdicts), and CPython's default first threshold (700
-    allocations) collected about 200 times to free none of them: a tenth of the
-    command's time. What was imported so far lives until exit, so it is frozen
-    out of the collections; cycles are still collected, every 50,000 allocations.
-    (Only the command line: a program that imports the library keeps its own
-    settings.)
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 
 def __getattr__(name: str) -> Any:  # `from artifactctl.cli import app` still works
