@@ -19,7 +19,9 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-CHUNK = 64 << 10  # 64 KiB reads: the buffer stays in cache; 1 MiB costs 4x the system time
+# 256 KiB reads (as hashlib.file_digest and the pull): 2-3% less time than 64 KiB for a
+# big file here; 1 MiB buffers cost 4x the system time (they leave the CPU cache).
+CHUNK = 256 << 10
 
 _local = threading.local()
 
