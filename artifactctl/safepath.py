@@ -104,8 +104,9 @@ _NOT_NORMAL = tuple(
 def already_contained(rels: list[object]) -> bool:
     """Whether ``contained(None, rel, ...)`` would return every one of ``rels`` unchanged.
 
-    One pass over the joined text instead of a split per path: a ``.dir`` manifest has
-    a path per file, nearly always already normal. False means "check them one by one".
+    A dozen substring searches of the joined paths instead of a split per path: a
+    ``.dir`` manifest has a path per file, nearly always already normal. False means
+    "check them one by one" (``contained`` then names the bad one).
     """
     if not rels:
         return True
