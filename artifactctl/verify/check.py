@@ -254,8 +254,10 @@ def _check_without_manifest(
 def _mark_preserved(project: Project, checks: list[FileCheck]) -> None:
     """A workspace file changed under a preserve rule is "preserved", not a problem."""
     rules = project.settings.preserve
+    if not rules:
+        return
     changed = [c for c in checks if c.kind == "workspace" and c.state in ("corrupted", "extra")]
-    if not rules or not changed:
+    if not changed:
         return
     from artifactctl.sync.preserve import is_preserved  # only where there are rules to apply
 
