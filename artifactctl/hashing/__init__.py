@@ -12,7 +12,6 @@ Hashing many files at once, in parallel and with the hash state, is
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import threading
@@ -43,6 +42,8 @@ def digest_file(
 ) -> str:
     """Hex digest of a file's bytes. ``size`` (from a stat) lets a small file be read
     in one system call; ``on_bytes`` hears of every chunk read after that."""
+    import hashlib  # here: a re-check that finds every file unchanged loads no OpenSSL
+
     digest = hashlib.new(algorithm)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -83,6 +84,8 @@ def manifest_bytes(entries: Iterable[tuple[str, str]]) -> bytes:
 
 def dir_md5(entries: Iterable[tuple[str, str]]) -> str:
     """DVC's hash of a directory from its files' (relpath, md5) pairs."""
+    import hashlib
+
     return hashlib.md5(manifest_bytes(entries)).hexdigest() + ".dir"
 
 
