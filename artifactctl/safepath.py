@@ -95,6 +95,31 @@ def contained(
     return "/".join(parts)
 
 
+# Where a component of "/"-joined paths, each between NULs, is empty, "." or "..".
+_NOT_NORMAL = tuple(
+    f"{before}{part}{after}" for part in ("", ".", "..") for before in "\0/" for after in "\0/"
+)
+
+
+def already_contained(rels: list[object]) -> bool:
+    """Whether ``contained(None, rel, ...)`` would return every one of ``rels`` unchanged.
+
+    A dozen substring searches of the joined paths instead of a split per path: a
+    ``.dir`` manifest has a path per file, nearly always already normal. False means
+    "check them one by one" (``contained`` then names the bad one).
+    """
+    if not rels:
+        return True
+    try:
+        joined = "\0".join(rels)  # type: ignore[arg-type]  # a non-string: TypeError
+    except TypeError:
+        return False
+    if joined.count("\0") != len(rels) - 1:  # NUL inside a path
+        return False
+    text = f"\0{joined}\0"
+    return not any(bad in text for bad in _NOT_NORMAL)
+
+
 def check_no_links(root: Path, parts: list[str], *, where: str) -> None:
     """Refuse when a component of ``root/parts...`` that exists is a symbolic link."""
     current = os.fspath(root)
@@ -127,6 +152,14 @@ def within(root: Path, path: Path, *, what: str, source: str) -> Path:
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
     contained(root, rel.replace(os.sep, "/"), what=what, source=source)
     return path
+
+
+def all_md5(values: list[object]) -> bool:
+    """Whether ``checked_md5`` would accept every one of ``values``."""
+    try:
+        return all(map(_MD5.fullmatch, values))  # type: ignore[arg-type]
+    except TypeError:  # not a string
+        return False
 
 
 def checked_md5(value: object, *, what: str, source: str) -> str:

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from artifactctl.config import load_settings
 from artifactctl.errors import SettingsError, UsageError
 from artifactctl.layout import validate_name
-from artifactctl.safepath import UntrustedMetadata, checked_id, contained
+from artifactctl.safepath import (
+    UntrustedMetadata,
+    all_md5,
+    already_contained,
+    checked_id,
+    checked_md5,
+    contained,
+)
 
 REFUSED = ("Cc", "Cf", "Zl", "Zp")
 HOSTILE = ["\u2028", "\u2029", "\u0085", "\u202e", "\u200b", "\ufeff", "\x00", "\n", "\x1b"]
@@ -64,6 +71,44 @@ def test_a_contained_path_is_the_one_pathlib_normalises_to(text: str) -> None:
         assert path.is_absolute() or ".." in parts or not parts
         return
     assert rel == "/".join(parts) == str(path)
+
+
+PATH_PARTS = ["a", "b.c", ".", "..", "", " x", "é", "\x00", "a\x00b", ".a", "a.."]
+
+
+def _unchanged(value: object) -> bool:
+    try:
+        return contained(None, value, what="path", source="f.json") == value
+    except UntrustedMetadata:
+        return False
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.sampled_from(PATH_PARTS), max_size=5).map("/".join),
+            st.text(max_size=12),
+            st.none(),
+            st.integers(),
+        ),
+        max_size=6,
+    )
+)
+@settings(max_examples=500, deadline=None)
+def test_paths_checked_in_bulk_are_those_contained_leaves_unchanged(values: list[object]) -> None:
+    assert already_contained(values) == all(_unchanged(v) for v in values)
+
+
+@given(st.lists(st.one_of(st.from_regex(r"[0-9a-fA-F]{31,33}(\.dir)?", fullmatch=True), st.none())))
+@settings(max_examples=300, deadline=None)
+def test_md5s_checked_in_bulk_are_those_checked_md5_accepts(values: list[object]) -> None:
+    def accepted(value: object) -> bool:
+        try:
+            return checked_md5(value, what="md5", source="s") == value
+        except UntrustedMetadata:
+            return False
+
+    assert all_md5(values) == all(accepted(v) for v in values)
 
 
 @pytest.mark.parametrize("value", [5, None, ["a"], {"a": 1}, "", "/abs", "../x", "a/../../x"])

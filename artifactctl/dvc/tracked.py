@@ -17,7 +17,13 @@ from typing import Any
 from artifactctl.dvc.stages import declared_kinds
 from artifactctl.dvc.yamlio import load_yaml
 from artifactctl.errors import UsageError
-from artifactctl.safepath import UntrustedMetadata, checked_md5, contained
+from artifactctl.safepath import (
+    UntrustedMetadata,
+    all_md5,
+    already_contained,
+    checked_md5,
+    contained,
+)
 
 SKIP_DIRS = frozenset({".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__"})
 
@@ -85,6 +91,14 @@ def read_manifest(cache_dir: Path, dir_md5: str) -> list[tuple[str, str]] | None
     source = f"the .dir manifest {dir_md5}"
     if not isinstance(data, list):
         raise UntrustedMetadata(f"{source} is not a list of files")
+    try:
+        rels = [item["relpath"] for item in data]
+        md5s = [item["md5"] for item in data]
+    except (TypeError, KeyError):
+        pass  # an entry that is not a mapping, or lacks a field: named below
+    else:
+        if already_contained(rels) and all_md5(md5s):
+            return list(zip(rels, md5s, strict=True))  # the common case, checked in bulk
     pairs = []
     for item in data:
         if not isinstance(item, dict):
@@ -105,7 +119,8 @@ def out_files(cache_dir: Path, out: TrackedOut) -> dict[str, str] | None:
     manifest = read_manifest(cache_dir, out.md5)
     if manifest is None:
         return None
-    return {f"{out.path}/{rel}": md5 for rel, md5 in manifest}
+    prefix = f"{out.path}/"
+    return {prefix + rel: md5 for rel, md5 in manifest}
 
 
 def _entry(item: object, base: PurePosixPath, source: str) -> tuple[str, dict[str, Any]]:

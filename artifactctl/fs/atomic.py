@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +80,8 @@ def temp_beside(path: Path) -> tuple[int, str]:
     Beside, so that the final rename stays on one file system; named after the
     target, so that a leftover of a crash is recognisable.
     """
+    import tempfile  # here: a command that writes nothing need not load it
+
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 

@@ -12,14 +12,15 @@ Hashing many files at once, in parallel and with the hash state, is
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-CHUNK = 64 << 10  # 64 KiB reads: the buffer stays in cache; 1 MiB costs 4x the system time
+# 256 KiB reads (as hashlib.file_digest and the pull): 2-3% less time than 64 KiB for a
+# big file here; 1 MiB buffers cost 4x the system time (they leave the CPU cache).
+CHUNK = 256 << 10
 
 _local = threading.local()
 
@@ -41,6 +42,8 @@ def digest_file(
 ) -> str:
     """Hex digest of a file's bytes. ``size`` (from a stat) lets a small file be read
     in one system call; ``on_bytes`` hears of every chunk read after that."""
+    import hashlib  # here: a re-check that finds every file unchanged loads no OpenSSL
+
     digest = hashlib.new(algorithm)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -81,6 +84,8 @@ def manifest_bytes(entries: Iterable[tuple[str, str]]) -> bytes:
 
 def dir_md5(entries: Iterable[tuple[str, str]]) -> str:
     """DVC's hash of a directory from its files' (relpath, md5) pairs."""
+    import hashlib
+
     return hashlib.md5(manifest_bytes(entries)).hexdigest() + ".dir"
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from artifactctl.hashing import CHUNK, default_jobs, digest_file
 from artifactctl.hashing.state import RACY_NS, HashState
@@ -61,20 +61,25 @@ def hash_many(
     # md5 keys stay bare (shared with status and pull); other algorithms get their own.
     prefix = "" if algorithm == "md5" else f"{algorithm}:"
     racy = time.time_ns() - RACY_NS
+    recorded = state.get if state is not None and not deep else None
     hashed: list[FileHash] = []
     todo: list[tuple[FileHash, os.stat_result]] = []
     trusted_bytes = 0
-    for path, key in files:
-        st, error = _stat(path)
-        found = FileHash(path, key, None, 0 if st is None else st.st_size, error=error)
-        hashed.append(found)
-        if st is None or error is not None:
+    for path, key in files:  # one pass, no call but the stat for an unchanged file
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            hashed.append(FileHash(path, key, None, 0, error=_stat_error(exc)))
             continue
-        known = state.get(prefix + key, st) if state is not None and not deep else None
+        if not S_ISREG(st.st_mode):
+            hashed.append(FileHash(path, key, None, st.st_size, error=_not_regular(st)))
+            continue
+        known = recorded(prefix + key, st) if recorded else None
+        found = FileHash(path, key, known, st.st_size, known is not None)
+        hashed.append(found)
         if known is None:
             todo.append((found, st))
         else:
-            found.digest, found.from_state = known, True
             trusted_bytes += st.st_size
     if on_bytes and trusted_bytes:
         on_bytes(trusted_bytes)
@@ -90,19 +95,15 @@ def hash_many(
     return hashed
 
 
-def _stat(path: Path | str) -> tuple[os.stat_result | None, str | None]:
-    """The file's stat, and why it cannot be hashed (None: it can)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None, "missing"
-    except OSError as exc:
-        return None, _reason(exc)
-    if stat.S_ISREG(st.st_mode):
-        return st, None
-    if stat.S_ISDIR(st.st_mode):
-        return st, os.strerror(errno.EISDIR)
-    return st, "not a regular file"  # a FIFO or a device: opening it could block forever
+def _stat_error(exc: OSError) -> str:
+    return "missing" if isinstance(exc, FileNotFoundError) else _reason(exc)
+
+
+def _not_regular(st: os.stat_result) -> str:
+    """Why a file that is not a regular one is not hashed."""
+    if S_ISDIR(st.st_mode):
+        return os.strerror(errno.EISDIR)
+    return "not a regular file"  # a FIFO or a device: opening it could block forever
 
 
 def _reason(exc: OSError) -> str:

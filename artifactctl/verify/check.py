@@ -49,6 +49,7 @@ class _Scope:
 
     scopes: list[str]
     outs: list[TrackedOut]
+    every_out: list[TrackedOut]  # also those outside the scope (see elsewhere_warning)
     recorded: Recorded
     runs: list[Run]
     notes: list[str] = field(default_factory=list)
@@ -103,7 +104,7 @@ def verify(
     _mark_preserved(project, checks)
     warning = None
     if not given:
-        warning = elsewhere_warning(project, tracked_outs(project.root), len(scope.outs))
+        warning = elsewhere_warning(project, scope.every_out, len(scope.outs))
     return VerifyReport(
         root=str(project.root),
         deep=deep,
@@ -143,7 +144,7 @@ def _choose(project: Project, given: list[str], tests: bool) -> _Scope:
             hint="see `artifactctl status`",
         )
     recorded = {o.path: out_files(project.cache_dir, o) for o in outs}
-    return _Scope(scopes, outs, recorded, runs, notes)
+    return _Scope(scopes, outs, every_out, recorded, runs, notes)
 
 
 def _total_bytes(outs: list[TrackedOut], groups: list[Planned], cache: bool) -> int:
@@ -199,6 +200,8 @@ def judge(group: Planned, path: str, expected: str, hashed: FileHash) -> FileChe
         hashed.size,
         hashed.from_state,
     )
+    if hashed.digest == expected:
+        return check
     recorded_size = group.sizes.get(path)
     if hashed.error == "missing":
         check.state = "missing"
@@ -251,8 +254,10 @@ def _check_without_manifest(
 def _mark_preserved(project: Project, checks: list[FileCheck]) -> None:
     """A workspace file changed under a preserve rule is "preserved", not a problem."""
     rules = project.settings.preserve
+    if not rules:
+        return
     changed = [c for c in checks if c.kind == "workspace" and c.state in ("corrupted", "extra")]
-    if not rules or not changed:
+    if not changed:
         return
     from artifactctl.sync.preserve import is_preserved  # only where there are rules to apply
 

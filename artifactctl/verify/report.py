@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 from artifactctl.errors import EXIT_CHECK_FAILED, EXIT_OK
 
@@ -66,12 +67,23 @@ class VerifyReport:
     # outputs elsewhere (a "0 files ... all ok" would be wrong)
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def counts(self) -> dict[str, int]:
+    @cached_property
+    def _totals(self) -> tuple[dict[str, int], int, int, int]:
+        """Files per state, bytes checked, bytes hashed, files the state vouched for: one
+        pass over the files (a report is read whole, once it is made)."""
         counts = dict.fromkeys(STATES, 0)
+        checked = hashed = skipped = 0
         for f in self.files:
             counts[f.state] += 1
-        return counts
+            if f.actual is not None:
+                checked += f.size or 0
+                hashed += 0 if f.skipped else f.size or 0
+            skipped += f.skipped
+        return counts, checked, hashed, skipped
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self._totals[0])
 
     @property
     def total(self) -> int:
@@ -88,7 +100,8 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not any(f.problem for f in self.files) and not self.warnings
+        counts = self._totals[0]
+        return not any(counts[state] for state in PROBLEMS) and not self.warnings
 
     @property
     def exit_code(self) -> int:
@@ -96,15 +109,15 @@ class VerifyReport:
 
     @property
     def bytes_checked(self) -> int:
-        return sum(f.size or 0 for f in self.files if f.actual is not None)
+        return self._totals[1]
 
     @property
     def bytes_hashed(self) -> int:
-        return sum(f.size or 0 for f in self.files if f.actual is not None and not f.skipped)
+        return self._totals[2]
 
     @property
     def skipped(self) -> int:
-        return sum(1 for f in self.files if f.skipped)
+        return self._totals[3]
 
     @property
     def method(self) -> str:
