@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -268,3 +269,46 @@ def test_every_python_api_name_the_readme_shows_imports_from_the_package_lazily(
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_command_table_names_what_each_module_registers() -> None:
+    """``COMMAND_MODULES`` is what lets a command line load one module: it must match."""
+    import typer.main
+
+    from artifactctl.cli import COMMAND_MODULES, load_app
+
+    registered: dict[str, set[str]] = {}
+    group = typer.main.get_command(load_app())
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        callback = command.callback or next(iter(command.commands.values())).callback
+        module = callback.__module__.removeprefix("artifactctl.cli.")
+        registered.setdefault(module, set()).add(name)
+    assert registered == {module: set(names) for module, names in COMMAND_MODULES.items()}
+
+
+@pytest.mark.parametrize(
+    "argv, loaded",
+    [
+        (["verify", "--help"], {"verify"}),
+        (["--debug", "preserve", "list", "--help"], {"preserve"}),
+        (["promote", "--help"], {"registry"}),
+        (["--help"], None),  # every module
+        (["verfy"], None),  # a misspelt command: every module, for click's suggestion
+    ],
+)
+def test_a_command_line_loads_only_its_command_module(
+    argv: list[str], loaded: set[str] | None
+) -> None:
+    from artifactctl.cli import COMMAND_MODULES
+
+    code = (
+        "import sys; from artifactctl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m[16:] for m in sys.modules if m.startswith('artifactctl.cli.')"
+        " and m[16:] not in ('app', 'output')), file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60
+    )
+    modules = set(ast.literal_eval(proc.stderr.strip().splitlines()[-1]))
+    assert modules == (loaded if loaded is not None else set(COMMAND_MODULES))
