@@ -126,12 +126,11 @@ class _Fetcher:
     async def fetch_all(self, wanted: list[str], requests: int, result: Fetched) -> None:
         staged = self.stage is not None
         bucket, _, _ = self.s3.split_path(self.base)
-        await self.s3.set_session()
 
         async def each(md5s: list[str], concurrency: int) -> None:
-            await each_object(md5s, concurrency or requests, self.fetch_one, result, staged=staged)
+            await each_object(md5s, concurrency, self.fetch_one, result, staged=staged)
 
-        await self.route.run(await self.s3.get_s3(bucket), wanted, each)
+        await self.route.run(self.s3, bucket, wanted, requests, each)
 
     async def fetch_one(self, md5: str) -> str | None:
         direct, why = self.route.direct, ""

@@ -78,21 +78,28 @@ class Route:
         self.used = 0  # objects moved by direct requests
 
     async def run(
-        self, client: Any, md5s: list[str], each: Callable[[list[str], int], Awaitable[None]]
+        self,
+        s3: Any,
+        bucket: str,
+        md5s: list[str],
+        requests: int,
+        each: Callable[[list[str], int], Awaitable[None]],
     ) -> None:
-        """``each(objects, concurrency)``: the first object through botocore (``client``)
-        while its request is learnt, then the rest with ``self.direct`` set if it allows."""
-        learner = Learner(client, self.method)
+        """``each(objects, concurrency)``: the first object through botocore (the client of
+        s3fs's filesystem ``s3`` for ``bucket``) while its request is learnt, then the rest,
+        ``requests`` at a time, with ``self.direct`` set if that request allows it."""
+        await s3.set_session()
+        learner = Learner(await s3.get_s3(bucket), self.method)
         with learner.watching():
             await each(md5s[:1], 1)
         direct = learner.direct(key_suffix(md5s[0])) if md5s else None
         if direct is None:
             log.debug("direct %ss: none (the request needs more than SigV4)", self.method)
-            await each(md5s[1:], 0)
+            await each(md5s[1:], requests)
             return
         async with direct:
             self.direct = direct
-            await each(md5s[1:], 0)
+            await each(md5s[1:], requests)
         log.debug("direct %ss: %d of %d objects", self.method, self.used, len(md5s))
 
     def botocore_did(self, tried: Direct | None, why: str) -> None:

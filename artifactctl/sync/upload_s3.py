@@ -249,10 +249,9 @@ class _Sender:
 
     async def send_all(self, md5s: list[str], requests: int, result: Fetched) -> None:
         async def each(some: list[str], concurrency: int) -> None:
-            await each_object(some, concurrency or requests, self.send, result)
+            await each_object(some, concurrency, self.send, result)
 
-        await self.s3.set_session()
-        await self.route.run(await self.s3.get_s3(self.bucket), md5s, each)
+        await self.route.run(self.s3, self.bucket, md5s, requests, each)
 
     async def send(self, md5: str) -> str | None:
         """Upload one object; None when done, else why it was not."""
@@ -281,15 +280,16 @@ class _Sender:
             checksum = base64.b64encode(digest.digest()).decode()
             direct, why = self.route.direct, ""
             if direct is not None:
-                why = await direct.put(key_suffix(md5), data, checksum)
-                if not why:
+                refused = await direct.put(key_suffix(md5), data, checksum)
+                if refused is None:
                     self.route.used += 1
                     self._sent(len(data))
                     return None
+                why = refused
             await self.s3._call_s3(
                 "put_object", Bucket=self.bucket, Key=key, Body=data, ContentMD5=checksum
             )
-            self.route.botocore_did(direct, why or "")
+            self.route.botocore_did(direct, why)
         self._sent(len(data))
         return None
 
